@@ -1,0 +1,200 @@
+"""What a model adapter provides. Shared code talks to models only through this interface."""
+
+from __future__ import annotations
+
+import abc
+import argparse
+import posixpath
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ..errors import TalkingfaceError
+from ..layout import ContainerRoots, TaskPaths, default_paths
+from ..plan import Step, own, step
+from ..upstream import UpstreamPin, pin
+
+BFM_FILE = "01_MorphableModel.mat"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What ``validate`` checks in a dataset folder; all paths relative to it."""
+
+    files: Tuple[str, ...]
+    # Folders of per-frame files, as (folder, extension); their counts must all agree with ori_imgs/*.jpg.
+    per_frame: Tuple[Tuple[str, str], ...] = ()
+    features: Tuple[str, ...] = ()
+    au_csv: Optional[str] = None
+    transforms: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A file (glob) that must exist before a verb can run."""
+
+    pattern: str
+    problem: str
+    fix: str
+
+
+class Adapter(abc.ABC):
+    """One model: its flags, its workspace layout and the upstream commands of each verb."""
+
+    name: str = ""
+    title: str = ""
+    license: str = ""
+    stages: Tuple[str, ...] = ()
+    # Weights upstream expects inside its tree (relative paths); the image links each to <weights>/<model>/<path>.
+    weight_files: Tuple[str, ...] = ()
+
+    @property
+    def pin(self) -> UpstreamPin:
+        return pin(self.name)
+
+    # -- command line -------------------------------------------------------------------------------------------
+    def add_options(self, parser: argparse.ArgumentParser) -> None:  # noqa: B027 - optional hook
+        """Model-specific flags."""
+
+    def collect_options(self, args: argparse.Namespace, verb: str) -> Dict[str, Any]:
+        """Validated model-specific options."""
+        return {}
+
+    def option_argv(self, options: Dict[str, Any]) -> List[str]:
+        """The flags that carry ``options`` into the container; the inverse of ``collect_options``."""
+        return []
+
+    def positional_fields(self, verb: str) -> Tuple[str, ...]:
+        """Positional forms accepted for ``verb`` (e.g. ``preprocess VIDEO TASK``), as flag names."""
+        return ("video_path", "task") if verb == "preprocess" else ()
+
+    def custom_paths(self) -> bool:
+        """Whether --data_dir/--model_dir may move data and checkpoints out of the workspace layout."""
+        return True
+
+    def task_paths(self, workspace: str, task: str) -> TaskPaths:
+        return default_paths(workspace, task)
+
+    def shm_size(self) -> str:
+        return "16g"
+
+    def upstream_dir(self, roots: ContainerRoots) -> str:
+        return posixpath.join(roots.upstream, self.name)
+
+    # -- plans --------------------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def bfm_steps(self, req: Any) -> List[Step]:
+        """Convert the BFM for the face tracker (its output lands in the workspace)."""
+
+    @abc.abstractmethod
+    def preprocess_steps(self, req: Any) -> List[Step]:
+        """Video to dataset, one upstream task per step."""
+
+    @abc.abstractmethod
+    def train_steps(self, req: Any) -> List[Step]:
+        """The training stages selected by the request, in order."""
+
+    @abc.abstractmethod
+    def feature_steps(self, req: Any, stem: str) -> List[Step]:
+        """Audio (already a 16 kHz wav in ``req.paths.audio_dir(stem)``) to the model's features."""
+
+    @abc.abstractmethod
+    def render_steps(self, req: Any, stem: str) -> List[Step]:
+        """Render ``stem`` and mux its audio into ``<results>/<stem>.mp4``."""
+
+    @abc.abstractmethod
+    def checkpoint_patterns(self, req: Any) -> Tuple[str, ...]:
+        """Globs that must match for ``infer`` to have a trained model to use."""
+
+    @abc.abstractmethod
+    def bfm_output(self, req: Any) -> str:
+        """The converted BFM file; when it exists, the original .mat is no longer needed."""
+
+    @abc.abstractmethod
+    def dataset_spec(self) -> DatasetSpec:
+        """What a finished dataset contains."""
+
+    def settle(self, req: Any) -> Dict[str, Any]:
+        """Options with anything left to the disk decided (e.g. "latest checkpoint"), in ``req``'s view."""
+        return dict(req.options)
+
+    def preflight(self, req: Any) -> List[Requirement]:
+        """Files this request needs beyond the shared checks (inputs, BFM, trained checkpoint)."""
+        return []
+
+    def image_links(self, roots: ContainerRoots) -> Dict[str, str]:
+        """Links the image build makes inside the upstream tree, relative path -> target."""
+        return {path: posixpath.join(roots.weights, self.name, path) for path in self.weight_files}
+
+    # -- shared step builders -----------------------------------------------------------------------------------
+    def ensure_dirs(self, req: Any, step_id: str, *dirs: str) -> Step:
+        return step(step_id, "create folders", own("mkdirs", *dirs), cwd=req.paths.workspace, outputs=dirs, weight=0.01)
+
+    def stage_file(self, req: Any, step_id: str, src: str, dst: str, title: str) -> Step:
+        argv = own("stage-input", "--src", src, "--dst", dst)
+        return step(step_id, title, argv, cwd=req.paths.workspace, outputs=(dst,), weight=0.2)
+
+    def wav_step(self, req: Any, stem: str) -> Step:
+        wav = posixpath.join(req.paths.audio_dir(stem), f"{stem}.wav")
+        return step(
+            f"audio-{stem}-wav",
+            "convert the driving audio to 16 kHz mono wav",
+            own("to-wav", "--src", req.audio, "--dst", wav),
+            cwd=req.paths.workspace,
+            outputs=(wav,),
+            weight=0.2,
+        )
+
+    def validate_step(self, req: Any) -> Step:
+        return step(
+            "validate",
+            "check the dataset before training",
+            own("validate", "--model", self.name, "--data_dir", req.paths.data_dir),
+            cwd=req.paths.workspace,
+            weight=0.05,
+        )
+
+    def mux_step(self, req: Any, stem: str, video_glob: str, *, exclude: str = "") -> Step:
+        out = posixpath.join(req.paths.results_dir, f"{stem}.mp4")
+        argv = ["--video", video_glob, "--out", out]
+        if not features_given(req):
+            argv += ["--audio", posixpath.join(req.paths.audio_dir(stem), f"{stem}.wav")]
+        if exclude:
+            argv += ["--exclude", exclude]
+        return step(
+            f"infer-{stem}-mux",
+            "mux the audio into the result, as long as the audio",
+            own("mux", *argv),
+            cwd=req.paths.workspace,
+            outputs=(out,),
+            weight=0.3,
+            forced_argv=own("mux", *argv, "--overwrite"),
+        )
+
+    def au_step(self, req: Any, data_dir: str) -> Step:
+        out = posixpath.join(data_dir, "au.csv")
+        if req.au_csv:
+            return self.stage_file(req, "au-csv", req.au_csv, out, "use the given OpenFace au.csv")
+        return step(
+            "au-csv",
+            "blink intensity (AU45) from the landmarks, written as OpenFace's au.csv",
+            own("au-from-landmarks", "--data_dir", data_dir, "--out", out),
+            cwd=req.paths.workspace,
+            outputs=(out,),
+            weight=0.1,
+        )
+
+
+def features_given(req: Any) -> bool:
+    """The driving audio was given as precomputed features (``.npy``), as the ER-NeRF container allowed."""
+    return bool(req.audio) and req.audio.endswith(".npy")
+
+
+def require(condition: bool, problem: str, fix: str) -> None:
+    if not condition:
+        raise TalkingfaceError(problem, fix=fix)
+
+
+def choice(value: str, allowed: Sequence[str], flag: str) -> str:
+    lowered = value.lower()
+    require(lowered in allowed, f"invalid {flag} {value!r}", f"use one of: {', '.join(allowed)}")
+    return lowered

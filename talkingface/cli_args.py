@@ -1,0 +1,228 @@
+"""The command line every model shares, on the host and in the image, and its resolution into a Request."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import posixpath
+import sys
+from dataclasses import dataclass, replace
+from typing import List, NoReturn, Optional, Sequence, Tuple
+
+from .adapters.base import BFM_FILE, Adapter, Requirement
+from .errors import TalkingfaceError
+from .names import check_task, safe_stem
+from .request import Request
+from .verbs import VERBS, Verb, lookup
+
+GPU_DEFAULT = "GPU0"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line with a fix and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise TalkingfaceError(message, fix=f"see '{self.prog} --help'")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_common(parser: argparse.ArgumentParser, adapter: Adapter, verb: Verb, *, host: bool) -> None:
+    fields = adapter.positional_fields(verb.name)
+    parser.add_argument(
+        "positionals",
+        nargs="*",
+        metavar=" ".join(f.upper() for f in fields) if fields else "-",
+        help=f"positional form: {verb.name} {' '.join(f.upper() for f in fields)}" if fields else argparse.SUPPRESS,
+    )
+    io = parser.add_argument_group("inputs and outputs")
+    io.add_argument("--video_path", help="training video (any container/codec ffmpeg reads)")
+    io.add_argument("--audio_path", help="driving audio for infer/extract-features (wav, mp3, m4a, a video, ...)")
+    io.add_argument("--task", help="task name (default: the dataset folder's or the video's name)")
+    io.add_argument("--data_dir", help="dataset folder (default: <workspace>/data/<task>)")
+    io.add_argument("--model_dir", help="checkpoint folder (default: <workspace>/models/<task>)")
+    io.add_argument("--workspace", help=f"workspace folder (default: ./workspace/{adapter.name})")
+    io.add_argument("--au_csv", help="an OpenFace au.csv to use instead of blinks computed from the landmarks")
+    run = parser.add_argument_group("running")
+    run.add_argument("--iterations", type=positive_int, help="training iterations (model-specific default)")
+    run.add_argument("--force", action="store_true", help="redo steps that are already done")
+    run.add_argument("--from_step", help="redo this step and every step after it")
+    if host:
+        run.add_argument("--gpu", help="GPU0, GPU1, GPU0,GPU1, all or CPU (default: GPU0)")
+        run.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true", help="same as TEST_MODE=1")
+        run.add_argument("--line", default=None, help="image line: auto, cu113, cu118 or local (default: auto)")
+        run.add_argument("--image", help="image to run (default: talkingface/<model>:<version>-<line>)")
+        run.add_argument("--bfm_dir", help="folder holding 01_MorphableModel.mat (default: ./bfm_models)")
+        run.add_argument("--weights_dir", help="folder of model weights (default: ./weights)")
+    else:
+        run.add_argument("--gpu", help=argparse.SUPPRESS)
+    adapter.add_options(parser)
+
+
+def build_parser(adapter: Adapter, *, prog: str, host: bool) -> Parser:
+    parser = Parser(prog=prog, description=f"{adapter.title}. Upstream {adapter.pin.repo} @ {adapter.pin.short}.")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
+    for verb in VERBS:
+        if verb.name == "info" and not host:
+            continue
+        child = sub.add_parser(verb.name, aliases=list(verb.aliases), help=verb.summary, description=verb.summary)
+        add_common(child, adapter, verb, host=host)
+    return parser
+
+
+def parse(adapter: Adapter, argv: Sequence[str], *, prog: str, host: bool) -> Tuple[Verb, argparse.Namespace]:
+    args_list = list(argv)
+    if not args_list:
+        raise TalkingfaceError("no verb given", fix=f"run '{prog} --help' to see the verbs")
+    if not args_list[0].startswith("-"):
+        lookup(args_list[0])  # one-line error for an unknown verb, before argparse's multi-line one
+    args = build_parser(adapter, prog=prog, host=host).parse_args(args_list)
+    verb = lookup(args.verb)
+    fold_positionals(adapter, verb, args)
+    return verb, args
+
+
+def fold_positionals(adapter: Adapter, verb: Verb, args: argparse.Namespace) -> None:
+    fields = adapter.positional_fields(verb.name)
+    values = list(args.positionals)
+    if len(values) > len(fields):
+        form = f"{verb.name} {' '.join(f.upper() for f in fields)}" if fields else f"{verb.name} --flags"
+        raise TalkingfaceError(f"unexpected argument {values[len(fields)]!r}", fix=f"use the form: {form}")
+    for name, value in zip(fields, values):
+        if getattr(args, name, None) not in (None, value):
+            raise TalkingfaceError(f"{name} given twice ({getattr(args, name)!r} and {value!r})", fix="give it once")
+        setattr(args, name, value)
+
+
+@dataclass(frozen=True)
+class Roots:
+    """Where shared folders are in the filesystem view a request is resolved in."""
+
+    workspace: str
+    upstream: str
+    bfm: str
+    weights: str
+
+
+def resolve(adapter: Adapter, verb: Verb, args: argparse.Namespace, roots: Roots) -> Request:
+    """Turn parsed arguments into a Request: pure, except for making relative paths absolute."""
+
+    def absolute(path: Optional[str]) -> Optional[str]:
+        return os.path.abspath(path) if path else None
+
+    data_dir, model_dir = absolute(args.data_dir), absolute(args.model_dir)
+    if (data_dir or model_dir) and not adapter.custom_paths():
+        raise TalkingfaceError(
+            f"{adapter.name} keeps data and checkpoints where upstream expects them",
+            fix="drop --data_dir/--model_dir and use --workspace to choose the folder",
+        )
+    video = absolute(args.video_path)
+    task = args.task or (posixpath.basename(data_dir.rstrip("/")) if data_dir else None)
+    if task is None and video:
+        task = safe_stem(posixpath.splitext(posixpath.basename(video))[0])
+    if task is None:
+        raise TalkingfaceError(f"{verb.name} needs a task", fix="pass --task NAME (or --video_path / --data_dir)")
+    check_task(task)
+    workspace = absolute(args.workspace) or roots.workspace
+    paths = adapter.task_paths(workspace, task)
+    paths = replace(paths, data_dir=data_dir or paths.data_dir, model_dir=model_dir or paths.model_dir)
+    canonical = verb.name
+    if canonical == "train" and not video:
+        canonical = "train_only"  # `train DATA MODEL GPU STAGE`: the original container trained existing datasets
+    return Request(
+        model=adapter.name,
+        verb=canonical,
+        task=task,
+        paths=paths,
+        upstream_root=roots.upstream,
+        bfm_dir=roots.bfm,
+        weights_dir=roots.weights,
+        video=video,
+        audio=absolute(args.audio_path),
+        au_csv=absolute(args.au_csv),
+        iterations=args.iterations,
+        force=args.force,
+        from_step=args.from_step,
+        options=adapter.collect_options(args, canonical),
+    )
+
+
+def check_input_file(path: Optional[str], flag: str, *, required: bool, verb: str) -> None:
+    if path is None:
+        if required:
+            raise TalkingfaceError(f"{verb} needs {flag}", fix=f"pass {flag} PATH")
+        return
+    if os.path.isdir(path):
+        raise TalkingfaceError(f"{flag} {path} is a directory", fix=f"pass a file to {flag}")
+    if not os.path.exists(path):
+        raise TalkingfaceError(
+            f"{flag} {path} does not exist", fix="check the path (relative paths start from the current folder)"
+        )
+    if not os.access(path, os.R_OK):
+        raise TalkingfaceError(f"{flag} {path} is not readable", fix=f"make it readable: chmod u+r {path}")
+
+
+def preflight(adapter: Adapter, verb: Verb, req: Request) -> None:
+    """Checks against the filesystem of the view ``req`` was resolved in; raises on the first failure."""
+    check_input_file(req.video, "--video_path", required=req.verb in ("preprocess", "train"), verb=req.verb)
+    check_input_file(req.audio, "--audio_path", required=verb.needs_audio, verb=req.verb)
+    check_input_file(req.au_csv, "--au_csv", required=False, verb=req.verb)
+    needs: List[Requirement] = []
+    if req.verb in ("preprocess", "train", "convert-bfm") and not os.path.exists(adapter.bfm_output(req)):
+        needs.append(
+            Requirement(
+                posixpath.join(req.bfm_dir, BFM_FILE),
+                f"the Basel Face Model {BFM_FILE} is not in {req.bfm_dir}",
+                "register at faces.dmi.unibas.ch, then put the file there as bfm_models/README.md explains",
+            )
+        )
+    if req.verb == "train_only":
+        needs.append(
+            Requirement(
+                req.paths.data_dir,
+                f"no dataset at {req.paths.data_dir}",
+                "preprocess first (train --video_path VIDEO does both), or pass the right --data_dir",
+            )
+        )
+    if verb.needs_checkpoint:
+        for pattern in adapter.checkpoint_patterns(req):
+            needs.append(
+                Requirement(
+                    pattern,
+                    f"task {req.task} has no trained checkpoint ({pattern})",
+                    f"train it first (train --task {req.task} ...), or pass the right --model_dir",
+                )
+            )
+    needs += adapter.preflight(req)
+    for need in needs:
+        if not glob.glob(need.pattern):
+            raise TalkingfaceError(need.problem, fix=need.fix)
+
+
+def request_argv(adapter: Adapter, req: Request) -> List[str]:
+    """The arguments that recreate ``req`` in another view (all its paths already mapped)."""
+    argv = [req.verb, "--task", req.task, "--workspace", req.paths.workspace]
+    argv += ["--data_dir", req.paths.data_dir, "--model_dir", req.paths.model_dir]
+    for flag, value in (("--video_path", req.video), ("--audio_path", req.audio), ("--au_csv", req.au_csv)):
+        if value:
+            argv += [flag, value]
+    if req.iterations:
+        argv += ["--iterations", str(req.iterations)]
+    if req.force:
+        argv.append("--force")
+    if req.from_step:
+        argv += ["--from_step", req.from_step]
+    return argv + adapter.option_argv(req.options)
+
+
+def stderr(text: str) -> None:
+    print(text, file=sys.stderr)

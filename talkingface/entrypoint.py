@@ -1,0 +1,67 @@
+"""The image's entrypoint: resolve the verb, check its inputs, and run its plan step by step.
+
+The model comes from ``TALKINGFACE_MODEL``, set by each image. ``TEST_MODE=1`` prints the plan and runs nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from typing import List, Optional
+
+from .adapters import get_adapter
+from .cli_args import Roots, parse, preflight, resolve
+from .errors import TalkingfaceError
+from .layout import ContainerRoots
+from .plans import audio_stem, build_plan
+from .runner import Runner, RunOptions
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        return run(list(sys.argv[1:] if argv is None else argv))
+    except TalkingfaceError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to continue where it stopped", file=sys.stderr)
+        return 130
+
+
+def run(argv: List[str]) -> int:
+    model = os.environ.get("TALKINGFACE_MODEL")
+    if not model:
+        raise TalkingfaceError(
+            "TALKINGFACE_MODEL is not set", fix="run a talkingface image, or export TALKINGFACE_MODEL"
+        )
+    adapter = get_adapter(model)
+    croots = ContainerRoots.from_env()
+    upstream = adapter.upstream_dir(croots)
+    verb, args = parse(adapter, argv, prog=f"talkingface-{model}", host=False)
+    if verb.name == "shell":
+        os.chdir(upstream)
+        os.execvp("bash", ["bash", "-l"])  # noqa: S606 - an interactive shell is what the verb is for
+    roots = Roots(workspace=croots.workspace, upstream=upstream, bfm=croots.bfm, weights=croots.weights)
+    req = resolve(adapter, verb, args, roots)
+    preflight(adapter, verb, req)
+    req = dataclasses.replace(req, options=adapter.settle(req))
+    plan = build_plan(adapter, req)
+    if os.environ.get("TEST_MODE", "") not in ("", "0"):
+        print(plan.render())
+        return 0
+    options = RunOptions(
+        state_dir=req.paths.state_dir,
+        logs_dir=req.paths.logs_dir,
+        force=req.force,
+        from_step=req.from_step,
+        heartbeat_s=float(os.environ.get("TALKINGFACE_HEARTBEAT", "60")),
+    )
+    Runner(options).run(plan)
+    if req.verb == "infer":
+        print(f"[talkingface] result: {os.path.join(req.paths.results_dir, audio_stem(req) + '.mp4')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

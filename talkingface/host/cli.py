@@ -1,0 +1,233 @@
+"""``bin/run_<model>.sh``: check everything that can be checked on the host, then run the verb in the image.
+
+``TEST_MODE=1`` (or ``--dry-run``) prints the ``docker run`` command and the in-container plan, and runs nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import posixpath
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from .. import __version__
+from ..adapters import ADAPTERS, get_adapter
+from ..adapters.base import Adapter
+from ..cli_args import GPU_DEFAULT, Roots, parse, preflight, request_argv, resolve
+from ..errors import TalkingfaceError
+from ..gpu import GpuSelection, check_available, list_host_gpus, parse_gpu, pick_line, query_compute_caps
+from ..layout import ContainerRoots
+from ..plans import audio_stem, build_plan
+from ..request import Request
+from ..verbs import VERBS, Verb
+from .docker import DockerRun, Mount
+
+REPO = Path(__file__).resolve().parents[2]
+LINES = ("auto", "cu113", "cu118", "local")
+
+
+def dry_run_requested(flag: bool) -> bool:
+    return flag or os.environ.get("TEST_MODE", "") not in ("", "0")
+
+
+def inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def map_path(path: str, host_root: str, container_root: str) -> str:
+    return posixpath.join(container_root, posixpath.relpath(path, host_root)) if path != host_root else container_root
+
+
+def container_view(
+    req: Request, croots: ContainerRoots, *, bfm_dir: str, weights_dir: str
+) -> Tuple[List[str], List[Mount]]:
+    """Mounts for ``req`` and the entrypoint arguments that name the same files inside the container."""
+    ws = req.paths.workspace
+    mounts = [Mount(ws, croots.workspace, readonly=False)]
+    mapped = {"workspace": croots.workspace}
+    for key, path, target in (
+        ("data_dir", req.paths.data_dir, "/mnt/data"),
+        ("model_dir", req.paths.model_dir, "/mnt/model"),
+    ):
+        if inside(path, ws):
+            mapped[key] = map_path(path, ws, croots.workspace)
+        else:
+            mounts.append(Mount(path, target, readonly=False))
+            mapped[key] = target
+    inputs = {}
+    for key, path, folder in (
+        ("video", req.video, "video"),
+        ("audio", req.audio, "audio"),
+        ("au_csv", req.au_csv, "au"),
+    ):
+        if path:
+            target = posixpath.join(croots.inputs, folder, posixpath.basename(path))
+            mounts.append(Mount(path, target, readonly=True))
+            inputs[key] = target
+    for path, target in ((bfm_dir, croots.bfm), (weights_dir, croots.weights)):
+        if os.path.isdir(path):
+            mounts.append(Mount(path, target, readonly=True))
+    moved = Request(
+        model=req.model,
+        verb=req.verb,
+        task=req.task,
+        paths=req.paths,
+        upstream_root=req.upstream_root,
+        bfm_dir=croots.bfm,
+        weights_dir=croots.weights,
+        video=inputs.get("video"),
+        audio=inputs.get("audio"),
+        au_csv=inputs.get("au_csv"),
+        iterations=req.iterations,
+        force=req.force,
+        from_step=req.from_step,
+        options=req.options,
+    )
+    argv = request_argv(get_adapter(req.model), moved)
+    for flag, key in (("--workspace", "workspace"), ("--data_dir", "data_dir"), ("--model_dir", "model_dir")):
+        argv[argv.index(flag) + 1] = mapped[key]
+    return argv, mounts
+
+
+def choose_gpu(verb: Verb, text: Optional[str]) -> GpuSelection:
+    selection = parse_gpu(text if text is not None else (GPU_DEFAULT if verb.needs_cuda else "CPU"))
+    if verb.needs_cuda and selection.is_cpu:
+        raise TalkingfaceError(
+            f"{verb.name} needs CUDA (training and rendering run on the GPU), but --gpu CPU was given",
+            fix="pick a GPU, e.g. --gpu GPU0",
+        )
+    return selection
+
+
+def check_gpus(selection: GpuSelection, *, dry_run: bool) -> Optional[str]:
+    """Refuse GPUs the host doesn't have; returns a note when they could not be checked."""
+    if selection.is_cpu:
+        return None
+    host = list_host_gpus()
+    if host is None:
+        if dry_run:
+            return "nvidia-smi was not found, so the GPU selection was not checked against this host"
+        raise TalkingfaceError(
+            "no NVIDIA driver found (nvidia-smi is missing or fails)",
+            fix="install the NVIDIA driver and container toolkit, or use --gpu CPU for verbs that run without CUDA",
+        )
+    check_available(selection, host)
+    return None
+
+
+def choose_image(adapter: Adapter, args_line: Optional[str], image: Optional[str], selection: GpuSelection) -> str:
+    if image:
+        return image
+    line = (args_line or os.environ.get("TALKINGFACE_LINE") or "auto").lower()
+    if line not in LINES:
+        raise TalkingfaceError(f"unknown image line {line!r}", fix=f"use one of: {', '.join(LINES)}")
+    if line == "auto":
+        line = pick_line(selection, query_compute_caps()) if not selection.is_cpu else "cu113"
+    return f"talkingface/{adapter.name}:{__version__}-{line}"
+
+
+def info(adapter: Adapter, req_paths: Optional[Request]) -> str:
+    pin = adapter.pin
+    lines = [
+        adapter.title,
+        f"  upstream: {pin.repo} @ {pin.commit}",
+        *(f"  submodule {path} @ {commit}" for path, commit in pin.submodules.items()),
+        f"  license:  {adapter.license}",
+        f"  images:   talkingface/{adapter.name}:{__version__}-cu113 (CUDA 11.3: Volta..Ampere, sm_70-sm_86)",
+        f"            talkingface/{adapter.name}:{__version__}-cu118 (CUDA 11.8: adds RTX 40 sm_89 and H100 sm_90)",
+        f"  stages:   {', '.join(adapter.stages)}",
+        "  verbs:",
+    ]
+    lines += [f"    {v.name:<17}{v.summary}{' [GPU]' if v.needs_cuda else ''}" for v in VERBS]
+    if req_paths is not None:
+        p = req_paths.paths
+        lines += [
+            f"  workspace for task {req_paths.task}:",
+            f"    data     {p.data_dir}",
+            f"    models   {p.model_dir}",
+            f"    results  {p.results_dir}",
+            f"    logs     {p.logs_dir}",
+            f"    audio    {p.audio_root}",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str]) -> int:
+    try:
+        return run(list(argv))
+    except TalkingfaceError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def run(argv: List[str]) -> int:
+    if not argv or argv[0] not in ADAPTERS:
+        raise TalkingfaceError("the first argument must be a model", fix=f"use one of: {', '.join(ADAPTERS)}")
+    adapter = get_adapter(argv[0])
+    prog = os.environ.get("TALKINGFACE_PROG", f"run_{adapter.name}.sh")
+    verb, args = parse(adapter, argv[1:], prog=prog, host=True)
+    dry_run = dry_run_requested(args.dry_run)
+    croots = ContainerRoots()
+    workspace = os.path.abspath(args.workspace or os.path.join("workspace", adapter.name))
+    bfm_dir = os.path.abspath(args.bfm_dir or os.environ.get("TALKINGFACE_BFM_DIR") or REPO / "bfm_models")
+    weights_dir = os.path.abspath(args.weights_dir or os.environ.get("TALKINGFACE_WEIGHTS_DIR") or REPO / "weights")
+    host_roots = Roots(workspace=workspace, upstream=adapter.upstream_dir(croots), bfm=bfm_dir, weights=weights_dir)
+    if verb.name == "info":
+        req = resolve(adapter, verb, args, host_roots) if (args.task or args.video_path or args.data_dir) else None
+        print(info(adapter, req))
+        return 0
+    selection = choose_gpu(verb, args.gpu)
+    if verb.name == "shell":
+        args.task = args.task or "shell"
+    req = resolve(adapter, verb, args, host_roots)
+    if verb.name != "shell":
+        preflight(adapter, verb, req)
+        req = dataclasses.replace(req, options=adapter.settle(req))
+    gpu_note = check_gpus(selection, dry_run=dry_run)
+    image = choose_image(adapter, args.line, args.image, selection)
+    entry_argv, mounts = container_view(req, croots, bfm_dir=bfm_dir, weights_dir=weights_dir)
+    if verb.name == "shell":
+        entry_argv = ["shell"]
+    suffix = f"-{audio_stem(req)}" if req.audio else ""
+    docker = DockerRun(
+        image=image,
+        command=tuple(entry_argv),
+        name=f"talkingface-{adapter.name}-{req.verb}-{req.task}{suffix}"
+        + (f"-{os.getpid()}" if verb.name == "shell" else ""),
+        user=f"{os.getuid()}:{os.getgid()}",
+        mounts=tuple(mounts),
+        gpu_args=tuple(selection.docker_args()),
+        # Any UID may run the image; HOME must be writable for the caches libraries create.
+        env=(("HOME", "/tmp"),),  # noqa: S108 - inside the container
+        shm_size=adapter.shm_size(),
+        workdir=croots.workspace,
+        interactive=verb.name == "shell",
+        tty=verb.name == "shell" or sys.stdout.isatty(),
+    )
+    if dry_run:
+        print(f"# TEST_MODE: nothing is run. {adapter.name} {req.verb} {req.task} on {selection.describe()}")
+        if gpu_note:
+            print(f"# note: {gpu_note}")
+        print(docker.render())
+        if verb.name != "shell":
+            print()
+            print(build_plan(adapter, container_request(adapter, entry_argv, croots)).render())
+        return 0
+    for folder in {workspace, req.paths.data_dir, req.paths.model_dir}:
+        os.makedirs(folder, exist_ok=True)
+    return subprocess.call(docker.argv())
+
+
+def container_request(adapter: Adapter, entry_argv: List[str], croots: ContainerRoots) -> Request:
+    """Resolve the entrypoint's arguments exactly as the entrypoint will, to print its plan."""
+    verb, args = parse(adapter, entry_argv, prog="entrypoint", host=False)
+    roots = Roots(
+        workspace=croots.workspace, upstream=adapter.upstream_dir(croots), bfm=croots.bfm, weights=croots.weights
+    )
+    return resolve(adapter, verb, args, roots)

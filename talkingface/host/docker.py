@@ -1,0 +1,73 @@
+"""The ``docker run`` command line, built as an argument list (never a shell string)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shlex
+from dataclasses import dataclass, field
+from typing import List, Sequence, Tuple
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    readonly: bool
+
+    def spec(self) -> str:
+        """``--mount`` value; docker parses it as CSV, so a path with ',' or '"' is quoted CSV-style."""
+        fields = ["type=bind", f"source={self.source}", f"target={self.target}"]
+        if self.readonly:
+            fields.append("readonly")
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(fields)
+        return buffer.getvalue().rstrip("\n")
+
+
+@dataclass(frozen=True)
+class DockerRun:
+    image: str
+    command: Tuple[str, ...]
+    name: str
+    user: str
+    mounts: Tuple[Mount, ...]
+    gpu_args: Tuple[str, ...] = ()
+    env: Tuple[Tuple[str, str], ...] = ()
+    shm_size: str = "16g"
+    workdir: str = "/workspace"
+    interactive: bool = False
+    tty: bool = False
+    extra: Tuple[str, ...] = field(default_factory=tuple)
+
+    def groups(self) -> List[List[str]]:
+        """Option groups in order: joined, they are the argv; printed one per line, they read well."""
+        groups: List[List[str]] = [["docker", "run"], ["--rm"], ["--init"]]
+        if self.interactive:
+            groups.append(["--interactive"])
+        if self.tty:
+            groups.append(["--tty"])
+        groups += [
+            ["--name", self.name],
+            ["--user", self.user],
+            ["--security-opt", "no-new-privileges"],
+            ["--shm-size", self.shm_size],
+        ]
+        if self.gpu_args:
+            groups.append(list(self.gpu_args))
+        groups += [["--env", f"{k}={v}"] for k, v in self.env]
+        groups += [["--mount", m.spec()] for m in self.mounts]
+        groups += [["--workdir", self.workdir]]
+        groups += [list(self.extra)] if self.extra else []
+        groups.append([self.image, *self.command])
+        return groups
+
+    def argv(self) -> List[str]:
+        return [token for group in self.groups() for token in group]
+
+    def render(self) -> str:
+        return " \\\n  ".join(join(group) for group in self.groups())
+
+
+def join(tokens: Sequence[str]) -> str:
+    return " ".join(shlex.quote(t) for t in tokens)

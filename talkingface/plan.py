@@ -1,0 +1,95 @@
+"""A plan is the ordered list of commands one verb runs inside the image.
+
+The same plan is printed by ``TEST_MODE=1`` on the host and executed by the entrypoint in the container, so
+what a dry run shows is exactly what runs.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+# Our own helper steps run as ``python -m talkingface.steps <name>``: the same python that runs upstream.
+PYTHON = "python"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command. ``outputs`` are absolute paths or globs that must be (re)written by a successful run."""
+
+    id: str
+    title: str
+    argv: Tuple[str, ...]
+    cwd: str
+    outputs: Tuple[str, ...] = ()
+    env: Tuple[Tuple[str, str], ...] = ()
+    weight: float = 1.0
+    forced_argv: Optional[Tuple[str, ...]] = None
+    # Outputs shared across tasks (a converted BFM): present outputs mean done, whoever made them.
+    reuse_outputs: bool = False
+    # Remove stale outputs before a (re)run: some upstream commands never overwrite (ffmpeg without -y).
+    clean_outputs: bool = False
+
+    def command(self, *, forced: bool = False) -> Tuple[str, ...]:
+        return self.forced_argv if forced and self.forced_argv is not None else self.argv
+
+    def env_dict(self) -> Dict[str, str]:
+        return dict(self.env)
+
+
+def step(
+    id: str,  # noqa: A002 - the field is named id throughout
+    title: str,
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    outputs: Iterable[str] = (),
+    env: Optional[Dict[str, str]] = None,
+    weight: float = 1.0,
+    forced_argv: Optional[Sequence[str]] = None,
+    reuse_outputs: bool = False,
+    clean_outputs: bool = False,
+) -> Step:
+    return Step(
+        id=id,
+        title=title,
+        argv=tuple(argv),
+        cwd=cwd,
+        outputs=tuple(outputs),
+        env=tuple(sorted((env or {}).items())),
+        weight=weight,
+        forced_argv=tuple(forced_argv) if forced_argv is not None else None,
+        reuse_outputs=reuse_outputs,
+        clean_outputs=clean_outputs,
+    )
+
+
+def own(name: str, *args: str) -> Tuple[str, ...]:
+    """argv for one of talkingface's own steps."""
+    return (PYTHON, "-m", "talkingface.steps", name, *args)
+
+
+@dataclass(frozen=True)
+class Plan:
+    verb: str
+    task: str
+    steps: Tuple[Step, ...] = field(default_factory=tuple)
+    notes: Tuple[str, ...] = ()
+
+    def render(self) -> str:
+        lines = [f"# in-container plan: {self.verb} {self.task} ({len(self.steps)} steps)"]
+        lines += [f"# note: {note}" for note in self.notes]
+        for number, item in enumerate(self.steps, 1):
+            lines.append(f"[{number}/{len(self.steps)}] {item.id}: {item.title}")
+            lines.append(f"    cd {shlex.quote(item.cwd)}")
+            prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in item.env)
+            command = " ".join(shlex.quote(a) for a in item.argv)
+            lines.append(f"    {prefix + ' ' if prefix else ''}{command}")
+            for out in item.outputs:
+                lines.append(f"    -> {out}")
+        return "\n".join(lines)
+
+
+def ids(steps: Sequence[Step]) -> List[str]:
+    return [s.id for s in steps]

@@ -1,0 +1,37 @@
+"""Dispatch ``python -m talkingface.steps <name> ...`` to one small step module."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import List, Optional
+
+from ..errors import TalkingfaceError
+
+STEPS = {
+    "mkdirs": "mkdirs",
+    "stage-input": "stage_input",
+    "to-wav": "to_wav",
+    "au-from-landmarks": "au_from_landmarks",
+    "mux": "mux",
+    "validate": "validate",
+    "extend-poses": "extend_poses",
+    "derive-config": "derive_config",
+}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in STEPS:
+        print(f"usage: python -m talkingface.steps {{{','.join(STEPS)}}} ...", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"talkingface.steps.{STEPS[args[0]]}")
+    try:
+        return int(module.main(args[1:]) or 0)
+    except TalkingfaceError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Shared helpers for the upstream test doubles.
+
+The doubles stand in for ER-NeRF, GaussianTalker and GeneFace in tests and in the
+local image line. They accept exactly the flags of the upstream argument parsers at
+the pinned commits and write outputs of the right names and formats, so the
+entrypoints can be exercised end to end without CUDA or upstream code.
+
+Environment knobs (read by every double):
+
+- ``FAKE_UPSTREAM_LOG``: append one JSON line per invocation (script, argv, cwd).
+- ``FAKE_UPSTREAM_FAIL``: comma-separated ``<script>[#<task>]:<mode>`` entries.
+  ``<script>`` is the path relative to the double's tree root, ``mode`` is
+  ``exit`` (fail loudly, exit 1) or ``silent`` (exit 0, write nothing) -- the
+  second is the upstream habit the entrypoints must catch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import wave
+from pathlib import Path
+from typing import Optional, Sequence
+
+FPS = 25
+
+
+def tree_root(script_file: str, depth: int) -> Path:
+    """The double tree's root, ``depth`` folders above the script."""
+    return Path(script_file).resolve().parents[depth]
+
+
+def start(script_file: str, depth: int, argv: Sequence[str], task: Optional[object] = None) -> None:
+    """Record the call, then fail as ``FAKE_UPSTREAM_FAIL`` asks, if it does."""
+    rel = Path(script_file).resolve().relative_to(tree_root(script_file, depth)).as_posix()
+    log = os.environ.get("FAKE_UPSTREAM_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"script": rel, "argv": list(argv), "cwd": os.getcwd(), "task": task}) + "\n")
+    for entry in filter(None, os.environ.get("FAKE_UPSTREAM_FAIL", "").split(",")):
+        target, _, mode = entry.partition(":")
+        name, _, want_task = target.partition("#")
+        if name != rel or (want_task and str(task) != want_task):
+            continue
+        if mode == "silent":
+            print(f"[double] {rel}: pretending success without writing outputs")
+            sys.exit(0)
+        print(f"[double] {rel}: injected failure", file=sys.stderr)
+        sys.exit(1)
+
+
+def write_npy(path: os.PathLike, shape: Sequence[int], fill: float = 0.0) -> None:
+    """Write a little-endian float32 ``.npy`` (format 1.0) without numpy."""
+    count = 1
+    for dim in shape:
+        count *= dim
+    dims = ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "")
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % dims
+    pad = 64 - (10 + len(header) + 1) % 64
+    header = header + " " * pad + "\n"
+    with open(path, "wb") as fh:
+        fh.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1"))
+        fh.write(struct.pack("<f", fill) * count)
+
+
+def wav_seconds(path: os.PathLike) -> float:
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / float(wav.getframerate())
+
+
+def ffmpeg(*args: str) -> None:
+    """Run the real ffmpeg, as upstream does, and fail loudly (unlike upstream)."""
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        sys.exit("[double] ffmpeg not found on PATH")
+    subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+def ffprobe_frames(video: os.PathLike) -> int:
+    """Number of video frames after resampling to 25 fps, as ``-vf fps=25`` would give."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(video)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return max(1, int(round(float(out) * FPS)))
+
+
+def write_video(path: os.PathLike, frames: int, size: int = 64, audio: Optional[os.PathLike] = None) -> None:
+    """A real H.264 clip of ``frames`` frames at 25 fps (plus AAC audio when given)."""
+    args = ["-f", "lavfi", "-i", f"testsrc=size={size}x{size}:rate={FPS}", "-frames:v", str(frames)]
+    if audio is not None:
+        args += ["-i", str(audio), "-c:a", "aac"]
+    ffmpeg(*args, "-pix_fmt", "yuv420p", "-c:v", "libx264", str(path))
+
+
+def write_image(path: os.PathLike, size: int = 64) -> None:
+    """A real JPEG or PNG (by extension) of a flat colour."""
+    ffmpeg("-f", "lavfi", "-i", f"color=c=gray:s={size}x{size}", "-frames:v", "1", str(path))
+
+
+def write_text(path: os.PathLike, text: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text, encoding="utf-8")

@@ -1,0 +1,116 @@
+"""Every verb of every model, run for real by the entrypoint against the upstream doubles."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Dict
+
+from tests.conftest import Container, sha256
+
+
+def duration(path: Path, stream: str) -> float:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "stream=duration", "-of", "json", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return float(json.loads(out)["streams"][0]["duration"])
+
+
+def train(container: Container, media: Dict[str, Path], *extra: str, fail: str = "", check: bool = True):
+    video = container.put_input("video", media["clip"])
+    return container.run("train", "--video_path", video, "--task", "clip", *extra, fail=fail, check=check)
+
+
+class TestTrainAndInfer:
+    def test_train_then_infer_gives_a_video_as_long_as_the_audio(self, container: Container, media) -> None:
+        train(container, media, "--iterations", "6000")
+        speech = container.put_input("audio", media["speech"])
+        done = container.run("infer", "--task", "clip", "--audio_path", speech)
+        result = container.workspace / "results" / "clip" / "speech.mp4"
+        assert f"result: {result}" in done.stdout
+        assert abs(duration(result, "v:0") - 3.0) <= 0.1
+        assert abs(duration(result, "a:0") - 3.0) <= 0.1
+        assert (container.workspace / "logs" / "clip").is_dir()
+        assert sha256(Path(speech)) == sha256(media["speech"])
+
+    def test_a_second_train_does_no_work(self, container: Container, media) -> None:
+        train(container, media, "--iterations", "6000")
+        container.clear_calls()
+        again = train(container, media, "--iterations", "6000")
+        assert container.calls() == []
+        assert "done before, skipped" in again.stdout
+
+    def test_input_video_is_untouched(self, container: Container, media) -> None:
+        train(container, media)
+        staged = container.inputs / "video" / "clip.mp4"
+        assert sha256(staged) == sha256(media["clip"])
+
+
+class TestFailures:
+    def test_failed_step_stops_the_plan_and_the_rerun_resumes(self, container: Container, media) -> None:
+        failed = train(container, media, fail="data_utils/process.py#8:exit", check=False)
+        assert failed.returncode == 1
+        assert "step process-task8" in failed.stderr and ".log" in failed.stderr
+        assert not (container.workspace / "data" / "clip" / "transforms_train.json").exists()
+        container.clear_calls()
+        train(container, media)
+        tasks = [c["task"] for c in container.calls() if c["script"] == "data_utils/process.py"]
+        assert tasks == [8, 9]
+
+    def test_step_that_exits_0_without_outputs_is_caught(self, container: Container, media) -> None:
+        failed = train(container, media, fail="data_utils/process.py#8:silent", check=False)
+        assert failed.returncode == 1
+        assert "exited 0 but did not write" in failed.stderr
+        assert "track_params.pt" in failed.stderr
+
+    def test_silent_render_failure_is_caught(self, container: Container, media) -> None:
+        train(container, media, "--iterations", "6000")
+        speech = container.put_input("audio", media["speech"])
+        script = "main.py" if container.model == "ernerf" else "render.py"
+        failed = container.run("infer", "--task", "clip", "--audio_path", speech, fail=f"{script}:silent", check=False)
+        assert failed.returncode == 1
+        assert "did not write" in failed.stderr
+        assert not (container.workspace / "results" / "clip" / "speech.mp4").exists()
+
+
+class TestOtherVerbs:
+    def test_preprocess_then_validate_then_train_only(self, container: Container, media) -> None:
+        video = container.put_input("video", media["clip"])
+        container.run("preprocess", "--video_path", video, "--task", "clip")
+        assert "dataset" in container.run("validate", "--task", "clip").stdout
+        container.run("train_only", "--task", "clip", "--iterations", "6000")
+
+    def test_validate_reports_a_broken_dataset(self, container: Container, media) -> None:
+        video = container.put_input("video", media["clip"])
+        container.run("preprocess", "--video_path", video, "--task", "clip")
+        (container.workspace / "data" / "clip" / "ori_imgs" / "3.lms").unlink()
+        done = container.run("validate", "--task", "clip", check=False)
+        assert done.returncode == 1
+        assert "ori_imgs/*.lms" in done.stdout and "rerun preprocess" in done.stdout
+
+    def test_extract_features(self, container: Container, media) -> None:
+        speech = container.put_input("audio", media["speech"])
+        container.run("extract-features", "--task", "clip", "--audio_path", speech)
+        features = container.workspace / "audio" / "speech" / "speech_ds.npy"
+        assert features.is_file()
+
+    def test_convert_bfm(self, container: Container) -> None:
+        container.run("convert-bfm", "--task", "clip")
+        assert (container.workspace / ".talkingface" / "bfm" / "3DMM_info.npy").is_file()
+
+    def test_shell_opens_in_the_upstream_tree(self, container: Container) -> None:
+        done = subprocess.run(
+            ["python", "-m", "talkingface.entrypoint", "shell"],
+            input="pwd\n",
+            cwd=container.workspace,
+            env=container.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0
+        assert done.stdout.strip().endswith(f"upstream/{container.model}")
