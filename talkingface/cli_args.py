@@ -211,7 +211,8 @@ def preflight(adapter: Adapter, verb: Verb, req: Request) -> None:
 def request_argv(adapter: Adapter, req: Request) -> List[str]:
     """The arguments that recreate ``req`` in another view (all its paths already mapped)."""
     argv = [req.verb, "--task", req.task, "--workspace", req.paths.workspace]
-    argv += ["--data_dir", req.paths.data_dir, "--model_dir", req.paths.model_dir]
+    if adapter.custom_paths():
+        argv += ["--data_dir", req.paths.data_dir, "--model_dir", req.paths.model_dir]
     for flag, value in (("--video_path", req.video), ("--audio_path", req.audio), ("--au_csv", req.au_csv)):
         if value:
             argv += [flag, value]

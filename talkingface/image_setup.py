@@ -24,7 +24,8 @@ def link_tree(model: str, root: str, roots: ContainerRoots) -> List[str]:
         if os.path.islink(link) or os.path.isfile(link):
             os.unlink(link)
         elif os.path.isdir(link):
-            raise SystemExit(f"error: {link} is a folder in the upstream tree -- fix: move it before linking")
+            # Its content stays beside the link (GeneFace's May configs become the template for new videos).
+            os.replace(link, link + ".orig")
         os.symlink(target, link)
         made.append(f"{relative} -> {target}")
     return made

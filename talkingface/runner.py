@@ -24,6 +24,7 @@ from .errors import TalkingfaceError
 from .plan import Plan, Step
 from .progress import PlanProgress, clock
 
+
 def fingerprint(item: Step, *, forced: bool = False) -> str:
     payload = json.dumps([list(item.command(forced=forced)), item.cwd, sorted(item.env)], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()

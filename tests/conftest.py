@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DOUBLES = REPO / "tests" / "doubles"
-MODELS = ("ernerf", "gaussiantalker")
+MODELS = ("ernerf", "gaussiantalker", "geneface")
 
 
 def ffmpeg(*args: str) -> None:
@@ -51,6 +51,11 @@ class Container:
     def workspace(self) -> Path:
         return self.root / "workspace"
 
+    def data_dir(self, task: str) -> Path:
+        from talkingface.adapters import get_adapter
+
+        return Path(get_adapter(self.model).task_paths(str(self.workspace), task).data_dir)
+
     @property
     def inputs(self) -> Path:
         return self.root / "input"
@@ -65,7 +70,7 @@ class Container:
     def run(self, *argv: str, fail: str = "", check: bool = True) -> subprocess.CompletedProcess:
         env = dict(self.env, FAKE_UPSTREAM_FAIL=fail)
         done = subprocess.run(
-            [sys.executable, "-m", "talkingface.entrypoint", *argv],
+            [sys.executable, str(REPO / "entrypoints" / "talkingface-entrypoint"), *argv],
             cwd=self.workspace,
             env=env,
             capture_output=True,
@@ -117,7 +122,30 @@ def make_container(model: str, root: Path) -> Container:
         target = root / "weights" / model / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(b"placeholder weight")
+    if model == "geneface":
+        seed_geneface_releases(upstream, root / "weights" / "geneface" / "checkpoints", env)
     return Container(model=model, root=root, env=env)
+
+
+SEED_RELEASES = """
+import sys
+from pathlib import Path
+import _geneface_double as gd
+out = Path(sys.argv[1])
+for name in ("lm3d_vae_sync", "syncnet"):
+    gd.write_ckpt(str(out / "lrs3" / name / "model_ckpt_steps_40000.ckpt"), 40000)
+hp = gd.load_config_chain("egs/datasets/videos.orig/May/lm3d_postnet_sync.yaml")
+hp["work_dir"] = "checkpoints/May/lm3d_postnet_sync"
+postnet = out / "May" / "lm3d_postnet_sync"
+gd.write_ckpt(str(postnet / "model_ckpt_steps_4000.ckpt"), 4000)
+(postnet / "config.yaml").write_text(gd.dump_yaml(hp))
+"""
+
+
+def seed_geneface_releases(upstream: Path, out: Path, env: Dict[str, str]) -> None:
+    """The released LRS3 and May checkpoints, as the double reads them (the real files come from the weights)."""
+    child_env = dict(env, PYTHONPATH=os.pathsep.join([str(upstream), env["PYTHONPATH"]]))
+    subprocess.run([sys.executable, "-c", SEED_RELEASES, str(out)], cwd=upstream, env=child_env, check=True)
 
 
 @pytest.fixture(params=MODELS)

@@ -8,8 +8,9 @@ from ..errors import TalkingfaceError
 from .base import Adapter
 from .ernerf import ErNerf
 from .gaussiantalker import GaussianTalker
+from .geneface import GeneFace
 
-ADAPTERS: Dict[str, Adapter] = {adapter.name: adapter for adapter in (ErNerf(), GaussianTalker())}
+ADAPTERS: Dict[str, Adapter] = {adapter.name: adapter for adapter in (ErNerf(), GaussianTalker(), GeneFace())}
 
 
 def get_adapter(name: str) -> Adapter:

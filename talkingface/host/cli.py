@@ -88,7 +88,8 @@ def container_view(
     )
     argv = request_argv(get_adapter(req.model), moved)
     for flag, key in (("--workspace", "workspace"), ("--data_dir", "data_dir"), ("--model_dir", "model_dir")):
-        argv[argv.index(flag) + 1] = mapped[key]
+        if flag in argv:
+            argv[argv.index(flag) + 1] = mapped[key]
     return argv, mounts
 
 

@@ -17,6 +17,9 @@ STEPS = {
     "validate": "validate",
     "extend-poses": "extend_poses",
     "derive-config": "derive_config",
+    "retarget-configs": "retarget_configs",
+    "link": "link",
+    "extend-dataset": "extend_dataset",
 }
 
 

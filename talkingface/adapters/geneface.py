@@ -1,0 +1,340 @@
+"""GeneFace (yerfor/GeneFace): RAD-NeRF head and torso, driven by its postnet's 3D landmarks.
+
+Upstream runs from its repository root with ``PYTHONPATH=./`` and fixed relative paths (``data/raw/videos/<id>.mp4``,
+``data/processed``, ``data/binary``, ``checkpoints/<exp>``, ``egs/datasets/videos/<id>``). The image links those
+folders into the workspace; per-video configs are made from the May template. Its person-specific postnet needs
+the processed LRS3 set, which is not released, so ``--stage all`` trains head and torso and ``infer`` uses the
+released May postnet unless the task has its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import posixpath
+import re
+from typing import Any, Dict, List, Tuple
+
+from ..layout import ContainerRoots, TaskPaths, default_paths
+from ..plan import Step, own, step
+from .base import BFM_FILE, Adapter, DatasetSpec, choice
+
+ENV = {"PYTHONPATH": ".:${PYTHONPATH}"}
+STAGES = ("head", "torso", "postnet")
+EXPERIMENTS = {"head": "lm3d_radnerf", "torso": "lm3d_radnerf_torso", "postnet": "lm3d_postnet_sync"}
+TEMPLATE = "May"
+RELEASED_POSTNET_STEPS = 4000  # scripts/infer_postnet.sh
+# process_data.sh's order, run one at a time: its background jobs race (tasks 5 and 6 read task 4's output).
+TASKS: Tuple[Tuple[int, str, Tuple[str, ...], float], ...] = (
+    (1, "extract the audio", ("aud.wav",), 0.2),
+    (2, "esperanto and DeepSpeech features", ("aud_esperanto.npy", "aud_deepspeech.npy"), 3.0),
+    (3, "extract frames at 25 fps", ("ori_imgs/*.jpg",), 1.0),
+    (7, "68-point landmarks", ("ori_imgs/*.lms",), 5.0),
+    (4, "face parsing", ("parsing/*.png",), 5.0),
+    (8, "3DMM face tracking", ("track_params.pt",), 20.0),
+    (5, "background image", ("bc.jpg",), 1.0),
+    (6, "head, torso and ground-truth images", ("head_imgs/*.jpg", "gt_imgs/*.jpg", "torso_imgs/*.png"), 5.0),
+    (9, "camera transforms", ("transforms_train.json", "transforms_val.json"), 0.5),
+)
+
+
+class GeneFace(Adapter):
+    name = "geneface"
+    title = "GeneFace (ICLR 2023): generalized audio-driven 3D talking faces"
+    license = "MIT (the Basel Face Model it needs is non-commercial)"
+    stages = STAGES
+    weight_files = (
+        "deep_3drecon/BFM/BFM_model_front.mat",
+        "deep_3drecon/BFM/Exp_Pca.bin",
+        "deep_3drecon/checkpoints/facerecon/epoch_20.pth",
+    )
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("GeneFace")
+        group.add_argument("--stage", default="all", help="head, torso, postnet (needs LRS3) or all = head+torso")
+        group.add_argument("--postnet", default="auto", help="postnet to drive infer: a task name, or auto (default)")
+        group.add_argument("--postnet_steps", type=int, default=0, help="postnet checkpoint step (default: latest)")
+
+    def collect_options(self, args: argparse.Namespace, verb: str) -> Dict[str, Any]:
+        return {
+            "stage": choice(args.stage, (*STAGES, "all"), "--stage"),
+            "postnet": args.postnet,
+            "postnet_steps": args.postnet_steps,
+        }
+
+    def option_argv(self, options: Dict[str, Any]) -> List[str]:
+        argv = ["--stage", options["stage"], "--postnet", options["postnet"]]
+        return argv + ["--postnet_steps", str(options["postnet_steps"])]
+
+    def custom_paths(self) -> bool:
+        return False
+
+    def task_paths(self, workspace: str, task: str) -> TaskPaths:
+        paths = default_paths(workspace, task)
+        return TaskPaths(
+            workspace=paths.workspace,
+            data_dir=posixpath.join(workspace, "data", "processed", "videos", task),
+            model_dir=posixpath.join(workspace, "checkpoints", task),
+            results_dir=paths.results_dir,
+            logs_dir=paths.logs_dir,
+            state_dir=paths.state_dir,
+            audio_root=paths.audio_root,
+        )
+
+    def image_links(self, roots: ContainerRoots) -> Dict[str, str]:
+        ws = roots.workspace
+        return {
+            **super().image_links(roots),
+            "data": posixpath.join(ws, "data"),
+            "checkpoints": posixpath.join(ws, "checkpoints"),
+            "infer_out": posixpath.join(ws, "infer_out"),
+            "egs/datasets/videos": posixpath.join(ws, "egs", "videos"),
+            f"deep_3drecon/BFM/{BFM_FILE}": posixpath.join(roots.bfm, BFM_FILE),
+            "data_util/face_tracking/3DMM/3DMM_info.npy": posixpath.join(ws, ".talkingface", "bfm", "3DMM_info.npy"),
+        }
+
+    # -- plans --------------------------------------------------------------------------------------------------
+    def _py(
+        self, req: Any, id_: str, title: str, argv: Tuple[str, ...], outputs: Tuple[str, ...], weight: float, **kw: Any
+    ) -> Step:
+        return step(id_, title, ("python", *argv), cwd=req.upstream_root, outputs=outputs, env=ENV, weight=weight, **kw)
+
+    def bfm_output(self, req: Any) -> str:
+        return posixpath.join(req.paths.workspace, ".talkingface", "bfm", "3DMM_info.npy")
+
+    def bfm_steps(self, req: Any) -> List[Step]:
+        out = self.bfm_output(req)
+        convert = step(
+            "convert-bfm",
+            "convert the Basel Face Model for the face tracker (convert_BFM.py)",
+            ("python", "convert_BFM.py"),
+            cwd=posixpath.join(req.upstream_root, "data_util", "face_tracking"),
+            outputs=(out,),
+            reuse_outputs=True,
+        )
+        return [self.ensure_dirs(req, "bfm-dirs", posixpath.dirname(out)), convert]
+
+    def _binary(self, req: Any) -> str:
+        return posixpath.join(req.paths.workspace, "data", "binary", "videos", req.task, "trainval_dataset.npy")
+
+    def preprocess_steps(self, req: Any) -> List[Step]:
+        ws, data, task = req.paths.workspace, req.paths.data_dir, req.task
+        egs = posixpath.join(ws, "egs", "videos", task)
+        raw = posixpath.join(ws, "data", "raw", "videos", f"{task}.mp4")
+        template = posixpath.join(req.upstream_root, "egs", "datasets", "videos.orig", TEMPLATE)
+        configs = own("retarget-configs", "--src", template, "--dst", egs, "--old", TEMPLATE, "--new", task)
+        steps = [
+            self.ensure_dirs(
+                req, "dataset-dirs", data, posixpath.join(ws, "checkpoints"), posixpath.join(ws, "infer_out")
+            ),
+            step(
+                "configs",
+                f"per-video configs from the {TEMPLATE} template",
+                (*configs, "--keys", "video_id,head_model_dir"),
+                cwd=ws,
+                outputs=(posixpath.join(egs, "lm3d_radnerf.yaml"),),
+                weight=0.01,
+            ),
+            step(
+                "stage-video",
+                "put the video where upstream reads it, at 25 fps",
+                own("stage-input", "--src", req.video, "--dst", raw, "--fps", "25"),
+                cwd=ws,
+                outputs=(raw,),
+                weight=0.5,
+            ),
+        ]
+        for number, title, outputs, weight in TASKS:
+            argv = ("data_util/process.py", f"--video_id={task}", f"--task={number}")
+            produced = tuple(posixpath.join(data, out) for out in outputs)
+            steps.append(
+                self._py(
+                    req,
+                    f"process-task{number}",
+                    f"process.py task {number}: {title}",
+                    argv,
+                    produced,
+                    weight,
+                    clean_outputs=True,
+                )
+            )
+        steps += [
+            self._py(
+                req,
+                "hubert-mel-f0",
+                "HuBERT, mel and f0 features",
+                ("data_gen/nerf/extract_hubert_mel_f0.py", f"--video_id={task}"),
+                (posixpath.join(data, "aud_hubert.npy"), posixpath.join(data, "aud_mel_f0.npy")),
+                3.0,
+            ),
+            self._py(
+                req,
+                "3dmm",
+                "Deep3DFaceRecon coefficients",
+                ("data_gen/nerf/extract_3dmm.py", f"--video_id={task}"),
+                (posixpath.join(data, "vid_coeff.npy"),),
+                10.0,
+            ),
+            self._py(
+                req,
+                "binarize",
+                "binarize the dataset",
+                ("data_gen/nerf/binarizer.py", f"--config=egs/datasets/videos/{task}/lm3d_radnerf.yaml"),
+                (self._binary(req),),
+                1.0,
+            ),
+        ]
+        return steps
+
+    def _pretrained_links(self, req: Any, step_id: str) -> Step:
+        pairs: List[str] = []
+        names = ["lrs3"] + ([TEMPLATE] if req.task != TEMPLATE else [])
+        for name in names:
+            target = posixpath.join(req.weights_dir, self.name, "checkpoints", name)
+            pairs += ["--pair", target, posixpath.join(req.paths.workspace, "checkpoints", name)]
+        return step(
+            step_id,
+            "link the released checkpoints (LRS3, May postnet) into the workspace",
+            own("link", *pairs),
+            cwd=req.paths.workspace,
+            weight=0.01,
+        )
+
+    def train_steps(self, req: Any) -> List[Step]:
+        stage = req.option("stage")
+        chosen = ("head", "torso") if stage == "all" else (stage,)
+        hparams = (f"--hparams=max_updates={req.iterations}",) if req.iterations else ()
+        steps = [self._pretrained_links(req, "pretrained")] if "postnet" in chosen else []
+        for name in chosen:
+            exp = EXPERIMENTS[name]
+            argv = (
+                "tasks/run.py",
+                f"--config=egs/datasets/videos/{req.task}/{exp}.yaml",
+                f"--exp_name={req.task}/{exp}",
+                "--reset",
+                *hparams,
+            )
+            ckpts = posixpath.join(req.paths.model_dir, exp, "model_ckpt_steps_*.ckpt")
+            steps.append(self._py(req, f"train-{name}", f"train the {name} ({exp})", argv, (ckpts,), 100.0))
+        return steps
+
+    def settle(self, req: Any) -> Dict[str, Any]:
+        options = dict(req.options)
+        if req.verb not in ("infer", "extract-features"):
+            return options
+        postnet = options.get("postnet") or "auto"
+        if postnet == "auto":
+            own_ckpts = self._postnet_ckpts(req, req.task)
+            postnet = req.task if own_ckpts else TEMPLATE
+        if not options.get("postnet_steps"):
+            steps = [
+                int(m.group(1))
+                for m in (re.search(r"steps_(\d+)\.ckpt$", p) for p in self._postnet_ckpts(req, postnet))
+                if m
+            ]
+            options["postnet_steps"] = max(steps) if steps else RELEASED_POSTNET_STEPS
+        options["postnet"] = postnet
+        return options
+
+    def _postnet_ckpts(self, req: Any, task: str) -> List[str]:
+        return glob.glob(
+            posixpath.join(req.paths.workspace, "checkpoints", task, EXPERIMENTS["postnet"], "model_ckpt_steps_*.ckpt")
+        )
+
+    def checkpoint_patterns(self, req: Any) -> Tuple[str, ...]:
+        return tuple(
+            posixpath.join(req.paths.model_dir, EXPERIMENTS[s], "model_ckpt_steps_*.ckpt") for s in ("head", "torso")
+        )
+
+    def _cond(self, req: Any, stem: str) -> str:
+        return posixpath.join(req.paths.audio_dir(stem), f"{stem}_lm3d.npy")
+
+    def _wav(self, req: Any, stem: str) -> str:
+        return posixpath.join(req.paths.audio_dir(stem), f"{stem}.wav")
+
+    def feature_steps(self, req: Any, stem: str) -> List[Step]:
+        postnet = req.option("postnet") if req.option("postnet") not in (None, "auto") else TEMPLATE
+        steps_ = req.option("postnet_steps") or RELEASED_POSTNET_STEPS
+        hparams = ",".join(
+            (
+                f"infer_audio_source_name={self._wav(req, stem)}",
+                f"infer_out_npy_name={self._cond(req, stem)}",
+                f"infer_ckpt_steps={steps_}",
+            )
+        )
+        argv = (
+            "inference/postnet/postnet_infer.py",
+            f"--config=checkpoints/{postnet}/{EXPERIMENTS['postnet']}/config.yaml",
+            f"--hparams={hparams}",
+            "--reset",
+        )
+        return [
+            self._pretrained_links(req, f"audio-{stem}-pretrained"),
+            self._py(
+                req,
+                f"audio-{stem}-postnet",
+                f"audio to 3D landmarks ({postnet} postnet, step {steps_})",
+                argv,
+                (self._cond(req, stem),),
+                3.0,
+            ),
+        ]
+
+    def render_steps(self, req: Any, stem: str) -> List[Step]:
+        scratch = posixpath.join(req.paths.workspace, ".talkingface", "infer", req.task, stem, "binary")
+        extended = posixpath.join(scratch, req.task, "trainval_dataset.npy")
+        video = posixpath.join(req.paths.workspace, "infer_out", req.task, "pred_video", f"{stem}.mp4")
+        hparams = ",".join(
+            (
+                f"infer_audio_source_name={self._wav(req, stem)}",
+                f"infer_cond_name={self._cond(req, stem)}",
+                f"infer_out_video_name={video}",
+                f"binary_data_dir={scratch}",
+            )
+        )
+        config = f"--config=checkpoints/{req.task}/{EXPERIMENTS['torso']}/config.yaml"
+        return [
+            step(
+                f"infer-{stem}-poses",
+                "extend the dataset's poses (ping-pong) to the audio's length",
+                own(
+                    "extend-dataset", "--dataset", self._binary(req), "--cond", self._cond(req, stem), "--out", extended
+                ),
+                cwd=req.paths.workspace,
+                outputs=(extended,),
+                weight=0.2,
+            ),
+            # upstream prints "saved" even when its ffmpeg failed (#114, #214): the output check catches that.
+            self._py(
+                req,
+                f"infer-{stem}-render",
+                "render head and torso (lm3d_radnerf_infer.py)",
+                ("inference/nerfs/lm3d_radnerf_infer.py", config, f"--hparams={hparams}", "--infer"),
+                (video,),
+                20.0,
+            ),
+            self.mux_step(req, stem, video),
+        ]
+
+    def dataset_spec(self) -> DatasetSpec:
+        return DatasetSpec(
+            files=(
+                "aud.wav",
+                "aud_hubert.npy",
+                "aud_mel_f0.npy",
+                "vid_coeff.npy",
+                "track_params.pt",
+                "bc.jpg",
+                "transforms_train.json",
+                "transforms_val.json",
+            ),
+            per_frame=(
+                ("ori_imgs", ".jpg"),
+                ("ori_imgs", ".lms"),
+                ("parsing", ".png"),
+                ("gt_imgs", ".jpg"),
+                ("torso_imgs", ".png"),
+                ("head_imgs", ".jpg"),
+            ),
+            transforms=("transforms_train.json", "transforms_val.json"),
+        )
