@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -13,8 +12,9 @@ from typing import Dict, List, Optional
 
 import pytest
 
+from tests.doubles.install import install
+
 REPO = Path(__file__).resolve().parents[1]
-DOUBLES = REPO / "tests" / "doubles"
 MODELS = ("ernerf", "gaussiantalker", "geneface")
 
 
@@ -92,60 +92,9 @@ class Container:
 
 
 def make_container(model: str, root: Path) -> Container:
-    upstream = root / "upstream" / model
-    shutil.copytree(DOUBLES / model, upstream, ignore=shutil.ignore_patterns("__pycache__"))
-    for folder in ("workspace", "input", "bfm_models", "weights"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    (root / "bfm_models" / "01_MorphableModel.mat").write_bytes(b"MATLAB 5.0 MAT-file placeholder")
-    bin_dir = root / "bin"
-    bin_dir.mkdir()
-    # Upstream shells out to `python`; point it at this interpreter.
-    (bin_dir / "python").symlink_to(sys.executable)
-    env = dict(os.environ)
-    env.update(
-        TALKINGFACE_MODEL=model,
-        TALKINGFACE_WORKSPACE=str(root / "workspace"),
-        TALKINGFACE_INPUTS=str(root / "input"),
-        TALKINGFACE_BFM=str(root / "bfm_models"),
-        TALKINGFACE_WEIGHTS=str(root / "weights"),
-        TALKINGFACE_UPSTREAM=str(root / "upstream"),
-        TALKINGFACE_HEARTBEAT="3600",
-        PYTHONPATH=os.pathsep.join([str(REPO), str(DOUBLES)]),
-        PATH=os.pathsep.join([str(bin_dir), env.get("PATH", "")]),
-        FAKE_UPSTREAM_LOG=str(root / "calls.jsonl"),
-        TEST_MODE="",
-    )
-    subprocess.run([sys.executable, "-m", "talkingface.image_setup", model, str(upstream)], env=env, check=True)
-    from talkingface.adapters import get_adapter
-
-    for relative in get_adapter(model).weight_files:
-        target = root / "weights" / model / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(b"placeholder weight")
-    if model == "geneface":
-        seed_geneface_releases(upstream, root / "weights" / "geneface" / "checkpoints", env)
+    env = install(model, root)
+    env["TALKINGFACE_HEARTBEAT"] = "3600"
     return Container(model=model, root=root, env=env)
-
-
-SEED_RELEASES = """
-import sys
-from pathlib import Path
-import _geneface_double as gd
-out = Path(sys.argv[1])
-for name in ("lm3d_vae_sync", "syncnet"):
-    gd.write_ckpt(str(out / "lrs3" / name / "model_ckpt_steps_40000.ckpt"), 40000)
-hp = gd.load_config_chain("egs/datasets/videos.orig/May/lm3d_postnet_sync.yaml")
-hp["work_dir"] = "checkpoints/May/lm3d_postnet_sync"
-postnet = out / "May" / "lm3d_postnet_sync"
-gd.write_ckpt(str(postnet / "model_ckpt_steps_4000.ckpt"), 4000)
-(postnet / "config.yaml").write_text(gd.dump_yaml(hp))
-"""
-
-
-def seed_geneface_releases(upstream: Path, out: Path, env: Dict[str, str]) -> None:
-    """The released LRS3 and May checkpoints, as the double reads them (the real files come from the weights)."""
-    child_env = dict(env, PYTHONPATH=os.pathsep.join([str(upstream), env["PYTHONPATH"]]))
-    subprocess.run([sys.executable, "-c", SEED_RELEASES, str(out)], cwd=upstream, env=child_env, check=True)
 
 
 @pytest.fixture(params=MODELS)

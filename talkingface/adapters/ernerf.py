@@ -28,12 +28,13 @@ class ErNerf(AdNerfLineage):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("ER-NeRF")
-        group.add_argument("--stage", default="all", help="training stage: head, lips, torso or all (default: all)")
-        group.add_argument("--torso", default="true", help="infer with the torso model: true or false (default: true)")
+        group.add_argument("--stage", help="training stage: head, lips, torso or all (default: all)")
+        group.add_argument("--torso", help="infer with the torso model: true or false (default: true)")
 
     def collect_options(self, args: argparse.Namespace, verb: str) -> Dict[str, Any]:
-        stage = choice(args.stage, (*STAGES, "all"), "--stage")
-        torso = choice(str(args.torso), ("true", "false"), "--torso") == "true"
+        # Defaults are applied here, not by argparse, so positional forms can still fill these in.
+        stage = choice(args.stage or "all", (*STAGES, "all"), "--stage")
+        torso = choice(args.torso or "true", ("true", "false"), "--torso") == "true"
         return {"stage": stage, "torso": torso}
 
     def option_argv(self, options: Dict[str, Any]) -> List[str]:

@@ -51,13 +51,13 @@ class GeneFace(Adapter):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("GeneFace")
-        group.add_argument("--stage", default="all", help="head, torso, postnet (needs LRS3) or all = head+torso")
+        group.add_argument("--stage", help="head, torso, postnet (needs LRS3) or all = head+torso")
         group.add_argument("--postnet", default="auto", help="postnet to drive infer: a task name, or auto (default)")
         group.add_argument("--postnet_steps", type=int, default=0, help="postnet checkpoint step (default: latest)")
 
     def collect_options(self, args: argparse.Namespace, verb: str) -> Dict[str, Any]:
         return {
-            "stage": choice(args.stage, (*STAGES, "all"), "--stage"),
+            "stage": choice(args.stage or "all", (*STAGES, "all"), "--stage"),
             "postnet": args.postnet,
             "postnet_steps": args.postnet_steps,
         }

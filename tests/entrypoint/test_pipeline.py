@@ -9,7 +9,11 @@ from typing import Dict
 
 from tests.conftest import Container, sha256
 
-PROCESS = {"ernerf": "data_utils/process.py", "gaussiantalker": "data_utils/process.py", "geneface": "data_util/process.py"}
+PROCESS = {
+    "ernerf": "data_utils/process.py",
+    "gaussiantalker": "data_utils/process.py",
+    "geneface": "data_util/process.py",
+}
 RENDER = {"ernerf": "main.py", "gaussiantalker": "render.py", "geneface": "inference/nerfs/lm3d_radnerf_infer.py"}
 # process.py tasks still to run after task 8 failed, in each plan's order.
 AFTER_TASK8 = {"ernerf": [8, 9], "gaussiantalker": [8, 9], "geneface": [8, 5, 6, 9]}
@@ -17,7 +21,18 @@ AFTER_TASK8 = {"ernerf": [8, 9], "gaussiantalker": [8, 9], "geneface": [8, 5, 6,
 
 def duration(path: Path, stream: str) -> float:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "stream=duration", "-of", "json", str(path)],
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            stream,
+            "-show_entries",
+            "stream=duration",
+            "-of",
+            "json",
+            str(path),
+        ],
         check=True,
         capture_output=True,
         text=True,

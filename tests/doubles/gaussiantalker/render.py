@@ -13,7 +13,6 @@ import sys
 from argparse import ArgumentParser
 
 import fakeupstream
-
 from _fake_scene import Dataset, window_rows
 from arguments import (
     ModelHiddenParams,

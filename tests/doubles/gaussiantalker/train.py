@@ -13,7 +13,6 @@ import sys
 from argparse import ArgumentParser, Namespace
 
 import fakeupstream
-
 from _fake_scene import Dataset
 from arguments import ModelHiddenParams, ModelParams, OptimizationParams, PipelineParams, load_config, merge_hparams
 

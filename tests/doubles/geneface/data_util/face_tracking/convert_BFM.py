@@ -13,9 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import fakeupstream  # noqa: E402
-
 import _geneface_double as gd  # noqa: E402
+import fakeupstream  # noqa: E402
 
 
 def main():

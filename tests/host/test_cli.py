@@ -1,0 +1,312 @@
+"""The host scripts, run as a user runs them: bin/run_<model>.sh, with a fake nvidia-smi (and docker)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from talkingface.adapters import ADAPTERS, get_adapter
+from talkingface.cli_args import Roots, parse, resolve
+from tests.conftest import REPO
+
+MODELS = tuple(ADAPTERS)
+NVIDIA_SMI = """#!/bin/sh
+case "$1" in
+  -L) printf 'GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-1)\\nGPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-2)\\n' ;;
+  *) printf '0, 9.0\\n1, 9.0\\n' ;;
+esac
+"""
+FAKE_DOCKER = """#!/bin/sh
+printf '%s\\n' "$@" > "$FAKE_DOCKER_ARGV"
+exit 7
+"""
+
+
+class Host:
+    def __init__(self, root: Path, clip: Path) -> None:
+        self.root = root
+        self.cwd = root / "here dir"
+        self.cwd.mkdir()
+        self.bin = root / "fakebin"
+        self.bin.mkdir()
+        for name, body in (("nvidia-smi", NVIDIA_SMI), ("docker", FAKE_DOCKER)):
+            (self.bin / name).write_text(body)
+            (self.bin / name).chmod(0o755)
+        self.video = self.cwd / "clip.mp4"
+        self.video.write_bytes(clip.read_bytes())
+        self.audio = self.cwd / "speech.wav"
+        self.audio.write_bytes(b"RIFF")
+        self.bfm = root / "bfm"
+        self.bfm.mkdir()
+        (self.bfm / "01_MorphableModel.mat").write_bytes(b"mat")
+
+    def env(self, **extra: str) -> Dict[str, str]:
+        env = dict(os.environ, PATH=f"{self.bin}{os.pathsep}{os.environ['PATH']}", TEST_MODE="1")
+        env["TALKINGFACE_BFM_DIR"] = str(self.bfm)
+        env["FAKE_DOCKER_ARGV"] = str(self.root / "docker-argv")
+        env.update(extra)
+        return env
+
+    def run(self, model: str, *argv: str, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(REPO / "bin" / f"run_{model}.sh"), *argv],
+            cwd=self.cwd,
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def workspace(self, model: str) -> Path:
+        return self.cwd / "workspace" / model
+
+    def train_checkpoints(self, model: str, task: str = "clip", *extra: str) -> None:
+        """Files matching the model's trained-checkpoint globs, as training would leave them."""
+        adapter = get_adapter(model)
+        verb, args = parse(
+            adapter, ["infer", "--task", task, "--audio_path", str(self.audio), *extra], prog="x", host=True
+        )
+        roots = Roots(workspace=str(self.workspace(model)), upstream="/u", bfm=str(self.bfm), weights="/w")
+        for pattern in adapter.checkpoint_patterns(resolve(adapter, verb, args, roots)):
+            path = Path(pattern.replace("*", "1000"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"ckpt")
+
+
+@pytest.fixture
+def host(tmp_path: Path, media) -> Host:
+    return Host(tmp_path, media["clip"])
+
+
+def docker_argv(stdout: str) -> List[str]:
+    """The printed docker command, parsed back into its argument list."""
+    lines = stdout.split("\n\n", 1)[0].splitlines()
+    command = "\n".join(line for line in lines if not line.startswith("#"))
+    return shlex.split(command.replace("\\\n", " "))
+
+
+def mounts(argv: List[str]) -> List[Dict[str, str]]:
+    found = []
+    for flag, value in zip(argv, argv[1:]):
+        if flag == "--mount":
+            fields = next(csv.reader([value]))
+            found.append({k: v for k, _, v in (f.partition("=") for f in fields)})
+    return found
+
+
+class TestDoneWhen:
+    def test_gaussiantalker_train_on_gpu0(self, host: Host) -> None:
+        done = host.run("gaussiantalker", "train", "--video_path", "clip.mp4", "--gpu", "GPU0")
+        assert done.returncode == 0, done.stderr
+        argv = docker_argv(done.stdout)
+        assert argv[:2] == ["docker", "run"]
+        assert argv[argv.index("--gpus") + 1] == "device=0"
+        assert argv[argv.index("--user") + 1] == f"{os.getuid()}:{os.getgid()}"
+        video = [m for m in mounts(argv) if m["source"] == str(host.video)]
+        assert video and "readonly" in video[0]
+        assert "python data_utils/process.py /workspace/data/clip/clip.mp4 --task 8" in done.stdout
+        assert "python train.py -s /workspace/data/clip --model_path /workspace/models/clip/" in done.stdout
+        assert not host.workspace("gaussiantalker").exists(), "TEST_MODE wrote to disk"
+
+    @pytest.mark.parametrize("model", MODELS)
+    @pytest.mark.parametrize(
+        "verb",
+        [
+            "train",
+            "preprocess",
+            "preprocess_only",
+            "train_only",
+            "infer",
+            "test",
+            "extract-features",
+            "convert-bfm",
+            "validate",
+            "shell",
+        ],
+    )
+    def test_every_verb_prints_docker_and_plan(self, host: Host, model: str, verb: str) -> None:
+        args = {
+            "train": ["--video_path", "clip.mp4"],
+            "preprocess": ["--video_path", "clip.mp4"],
+            "preprocess_only": ["--video_path", "clip.mp4"],
+            "infer": ["--task", "clip", "--audio_path", "speech.wav"],
+            "test": ["--task", "clip", "--audio_path", "speech.wav"],
+            "extract-features": ["--task", "clip", "--audio_path", "speech.wav"],
+        }.get(verb, ["--task", "clip"])
+        if verb in ("infer", "test"):
+            host.train_checkpoints(model)
+        if verb == "train_only":
+            get_adapter(model)  # the dataset folder must exist for train_only
+            Path(get_adapter(model).task_paths(str(host.workspace(model)), "clip").data_dir).mkdir(parents=True)
+        done = host.run(model, verb, *args)
+        assert done.returncode == 0, done.stderr
+        argv = docker_argv(done.stdout)
+        assert argv[:2] == ["docker", "run"] and f"talkingface/{model}:" in " ".join(argv)
+        if verb != "shell":
+            assert "# in-container plan:" in done.stdout
+            assert "    cd /" in done.stdout
+
+    @pytest.mark.parametrize("model", MODELS)
+    def test_info(self, host: Host, model: str) -> None:
+        done = host.run(model, "info", "--task", "clip")
+        assert done.returncode == 0
+        assert get_adapter(model).pin.commit in done.stdout and "results" in done.stdout
+
+    @pytest.mark.parametrize("model", MODELS)
+    def test_help_for_every_verb(self, host: Host, model: str) -> None:
+        assert "verbs" in host.run(model, "--help").stdout
+        for verb in ("train", "infer", "validate", "shell"):
+            done = host.run(model, verb, "--help")
+            assert done.returncode == 0 and "--video_path" in done.stdout
+
+
+class TestGpuFlag:
+    def test_two_gpus_are_quoted(self, host: Host) -> None:
+        done = host.run("ernerf", "train", "--video_path", "clip.mp4", "--gpu", "GPU0,GPU1")
+        argv = docker_argv(done.stdout)
+        assert argv[argv.index("--gpus") + 1] == '"device=0,1"'
+
+    @pytest.mark.parametrize(("text", "value"), [("gpu1", "device=1"), ("0", "device=0"), ("all", "all")])
+    def test_forms(self, host: Host, text: str, value: str) -> None:
+        argv = docker_argv(host.run("ernerf", "preprocess", "--video_path", "clip.mp4", "--gpu", text).stdout)
+        assert argv[argv.index("--gpus") + 1] == value
+
+    def test_cpu_verb_gets_no_gpu_flag(self, host: Host) -> None:
+        done = host.run("ernerf", "validate", "--task", "clip", "--gpu", "CPU")
+        assert done.returncode == 0 and "--gpus" not in docker_argv(done.stdout)
+
+    def test_h100_picks_the_cu118_line(self, host: Host) -> None:
+        done = host.run("ernerf", "preprocess", "--video_path", "clip.mp4", "--gpu", "GPU1")
+        assert "talkingface/ernerf:0.1.0-cu118" in done.stdout
+
+    def test_missing_gpu_lists_the_hosts_gpus(self, host: Host) -> None:
+        done = host.run("ernerf", "train", "--video_path", "clip.mp4", "--gpu", "GPU3")
+        assert done.returncode == 2
+        assert "GPU3 is not on this host" in done.stderr and "GPU1: NVIDIA H100 80GB HBM3" in done.stderr
+
+
+class TestPaths:
+    def test_spaces_commas_and_quotes_in_paths(self, host: Host) -> None:
+        odd = host.cwd / 'take "one", final.mp4'
+        odd.write_bytes(host.video.read_bytes())
+        done = host.run(
+            "ernerf", "preprocess", "--video_path", str(odd), "--task", "take1", "--workspace", str(host.cwd / "my ws")
+        )
+        assert done.returncode == 0, done.stderr
+        found = mounts(docker_argv(done.stdout))
+        assert {
+            "type": "bind",
+            "source": str(odd),
+            "target": '/input/video/take "one", final.mp4',
+            "readonly": "",
+        } in found
+        assert {"type": "bind", "source": str(host.cwd / "my ws"), "target": "/workspace"} in found
+
+    def test_data_dir_outside_the_workspace_gets_its_own_mount(self, host: Host) -> None:
+        data = host.root / "elsewhere" / "clip"
+        data.mkdir(parents=True)
+        done = host.run("ernerf", "validate", "--data_dir", str(data))
+        assert done.returncode == 0, done.stderr
+        assert {"type": "bind", "source": str(data), "target": "/mnt/data"} in mounts(docker_argv(done.stdout))
+        assert "--data_dir /mnt/data" in done.stdout
+
+
+class TestPositionalForms:
+    def test_preprocess_video_task(self, host: Host) -> None:
+        done = host.run("ernerf", "preprocess", str(host.video), "my_task")
+        assert done.returncode == 0, done.stderr
+        assert "/workspace/data/my_task/my_task.mp4 --task 1" in done.stdout
+
+    def test_train_data_model_gpu_stage(self, host: Host) -> None:
+        (host.cwd / "data" / "my_task").mkdir(parents=True)
+        done = host.run("ernerf", "train", "data/my_task", "models/ER-NeRF/my_task", "1", "head")
+        assert done.returncode == 0, done.stderr
+        argv = docker_argv(done.stdout)
+        assert argv[argv.index("--gpus") + 1] == "device=1"
+        assert "train-head" in done.stdout and "train-torso" not in done.stdout
+        assert "# in-container plan: train_only my_task" in done.stdout
+
+    def test_test_data_model_audio_torso(self, host: Host) -> None:
+        model_dir = host.cwd / "models" / "ER-NeRF" / "my_task"
+        (model_dir / "head" / "checkpoints").mkdir(parents=True)
+        (model_dir / "head" / "checkpoints" / "ngp_ep0010.pth").write_bytes(b"ckpt")
+        (host.cwd / "data" / "my_task").mkdir(parents=True)
+        features = host.cwd / "audio.npy"
+        features.write_bytes(b"npy")
+        done = host.run("ernerf", "test", "data/my_task", "models/ER-NeRF/my_task", "audio.npy", "false")
+        assert done.returncode == 0, done.stderr
+        assert "--test --test_train --aud /input/audio/audio.npy" in done.stdout
+        assert "--torso" not in done.stdout.split("\n\n", 1)[1].replace("--torso false", "")
+
+
+BAD_INPUTS = {
+    "missing video": ["train", "--video_path", "nope.mp4"],
+    "directory as video": ["train", "--video_path", "."],
+    "unknown verb": ["fly", "--task", "x"],
+    "unknown flag": ["train", "--video_path", "clip.mp4", "--colour", "red"],
+    "malformed gpu": ["train", "--video_path", "clip.mp4", "--gpu", "GPUX"],
+    "CPU for CUDA verb": ["train", "--video_path", "clip.mp4", "--gpu", "CPU"],
+    "task with slash": ["preprocess", "--video_path", "clip.mp4", "--task", "a/b"],
+    "task with dotdot": ["preprocess", "--video_path", "clip.mp4", "--task", ".."],
+    "task with space": ["preprocess", "--video_path", "clip.mp4", "--task", "my task"],
+    "task with $()": ["preprocess", "--video_path", "clip.mp4", "--task", "$(touch pwned)"],
+    "task with ;": ["preprocess", "--video_path", "clip.mp4", "--task", "a;rm -rf x"],
+    "task with backticks": ["preprocess", "--video_path", "clip.mp4", "--task", "`id`"],
+    "iterations 0": ["train", "--video_path", "clip.mp4", "--iterations", "0"],
+    "iterations negative": ["train", "--video_path", "clip.mp4", "--iterations", "-5"],
+    "iterations not a number": ["train", "--video_path", "clip.mp4", "--iterations", "lots"],
+    "infer without checkpoint": ["infer", "--task", "clip", "--audio_path", "speech.wav"],
+    "extra positional": ["validate", "--task", "clip", "surplus"],
+}
+
+
+class TestBadInput:
+    @pytest.mark.parametrize("model", MODELS)
+    @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+    def test_one_line_error_nonzero_exit_nothing_written(self, host: Host, model: str, case: str) -> None:
+        before = sorted(p.name for p in host.cwd.iterdir())
+        for mode in ({"TEST_MODE": "1"}, {"TEST_MODE": ""}):
+            done = host.run(model, *BAD_INPUTS[case], **mode)
+            assert done.returncode != 0
+            lines = done.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: ") and " -- fix: " in lines[0], done.stderr
+            assert done.stdout == ""
+        assert sorted(p.name for p in host.cwd.iterdir()) == before
+        assert not (host.root / "docker-argv").exists()
+
+    def test_unreadable_file(self, host: Host, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+        from talkingface.host import cli
+
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, m: False if str(p).endswith("clip.mp4") else real_access(p, m))
+        monkeypatch.chdir(host.cwd)
+        monkeypatch.setenv("TEST_MODE", "1")
+        assert cli.main(["ernerf", "preprocess", "--video_path", "clip.mp4"]) == 2
+        assert "is not readable" in capsys.readouterr().err
+
+    def test_lips_without_head_is_refused(self, host: Host) -> None:
+        (host.workspace("ernerf") / "data" / "clip").mkdir(parents=True)
+        done = host.run("ernerf", "train_only", "--task", "clip", "--stage", "lips")
+        assert done.returncode == 2 and "needs the trained head" in done.stderr
+
+    def test_missing_bfm_names_the_instructions(self, host: Host) -> None:
+        (host.bfm / "01_MorphableModel.mat").unlink()
+        done = host.run("geneface", "preprocess", "--video_path", "clip.mp4")
+        assert done.returncode == 2 and "bfm_models/README.md" in done.stderr
+
+
+class TestRealRun:
+    @pytest.mark.parametrize("model", MODELS)
+    def test_runs_exactly_the_printed_command(self, host: Host, model: str) -> None:
+        printed = docker_argv(host.run(model, "preprocess", "--video_path", "clip.mp4").stdout)
+        done = host.run(model, "preprocess", "--video_path", "clip.mp4", TEST_MODE="")
+        assert done.returncode == 7  # the fake docker's status comes back
+        ran = (host.root / "docker-argv").read_text().splitlines()
+        assert ["docker", *ran] == [t for t in printed if t != "--tty"]
+        assert host.workspace(model).is_dir()

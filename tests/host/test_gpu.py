@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+
+from talkingface.errors import TalkingfaceError
+from talkingface.gpu import (
+    GpuSelection,
+    HostGpu,
+    check_available,
+    parse_compute_caps,
+    parse_gpu,
+    parse_smi_list,
+    pick_line,
+)
+
+SMI = """GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-0a1b)
+GPU 1: NVIDIA A100-SXM4-80GB (UUID: GPU-2c3d)
+  MIG 1g.10gb     Device  0: (UUID: MIG-xyz)
+"""
+
+
+class TestParseGpu:
+    @pytest.mark.parametrize(
+        ("text", "indices"),
+        [("GPU0", (0,)), ("gpu1", (1,)), ("GPU0,GPU1", (0, 1)), ("0", (0,)), ("0,1", (0, 1)), (" Gpu0, gpu1 ", (0, 1))],
+    )
+    def test_indices(self, text: str, indices: tuple) -> None:
+        assert parse_gpu(text).indices == indices
+
+    @pytest.mark.parametrize("text", ["CPU", "cpu"])
+    def test_cpu(self, text: str) -> None:
+        selection = parse_gpu(text)
+        assert selection.is_cpu and selection.docker_args() == []
+
+    def test_all(self) -> None:
+        assert parse_gpu("ALL").docker_args() == ["--gpus", "all"]
+
+    @pytest.mark.parametrize("text", ["GPU", "gpu-1", "GPUx", "1;rm", "0,,1", "", "GPU0,GPU0", "two"])
+    def test_malformed(self, text: str) -> None:
+        with pytest.raises(TalkingfaceError):
+            parse_gpu(text)
+
+
+class TestDockerArgs:
+    def test_one_device(self) -> None:
+        assert GpuSelection(indices=(1,)).docker_args() == ["--gpus", "device=1"]
+
+    def test_several_devices_are_quoted_for_dockers_csv_parser(self) -> None:
+        assert GpuSelection(indices=(0, 1)).docker_args() == ["--gpus", '"device=0,1"']
+
+
+class TestHostGpus:
+    def test_parse_smi(self) -> None:
+        assert parse_smi_list(SMI) == [
+            HostGpu(0, "NVIDIA GeForce RTX 4090", "GPU-0a1b"),
+            HostGpu(1, "NVIDIA A100-SXM4-80GB", "GPU-2c3d"),
+        ]
+
+    def test_missing_index_lists_what_the_host_has(self) -> None:
+        with pytest.raises(TalkingfaceError) as err:
+            check_available(parse_gpu("GPU2"), parse_smi_list(SMI))
+        assert "GPU2 is not on this host" in err.value.problem
+        assert "GPU0: NVIDIA GeForce RTX 4090; GPU1: NVIDIA A100-SXM4-80GB" in err.value.problem
+
+    def test_all_on_a_host_without_gpus_is_refused(self) -> None:
+        with pytest.raises(TalkingfaceError):
+            check_available(parse_gpu("all"), [])
+
+    def test_line_follows_compute_capability(self) -> None:
+        caps = parse_compute_caps("0, 8.9\n1, 8.0\n")
+        assert caps == {0: (8, 9), 1: (8, 0)}
+        assert pick_line(parse_gpu("GPU0"), caps) == "cu118"
+        assert pick_line(parse_gpu("GPU1"), caps) == "cu113"
+        assert pick_line(parse_gpu("all"), caps) == "cu118"
