@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import List, NoReturn, Optional, Sequence, Tuple
 
-from .adapters.base import BFM_FILE, Adapter, Requirement
+from .adapters.base import BFM_FILE, Adapter, Requirement, features_given
 from .errors import TalkingfaceError
 from .names import check_task, safe_stem
 from .request import Request
@@ -176,6 +176,11 @@ def preflight(adapter: Adapter, verb: Verb, req: Request) -> None:
     check_input_file(req.video, "--video_path", required=req.verb in ("preprocess", "train"), verb=req.verb)
     check_input_file(req.audio, "--audio_path", required=verb.needs_audio, verb=req.verb)
     check_input_file(req.au_csv, "--au_csv", required=False, verb=req.verb)
+    if features_given(req) and not adapter.accepts_features:
+        raise TalkingfaceError(
+            f"{adapter.name} needs the audio itself, not precomputed features ({req.audio})",
+            fix="pass the speech as a wav (or any audio file) with --audio_path",
+        )
     needs: List[Requirement] = []
     if req.verb in ("preprocess", "train", "convert-bfm") and not os.path.exists(adapter.bfm_output(req)):
         needs.append(

@@ -44,6 +44,8 @@ class Adapter(abc.ABC):
     title: str = ""
     license: str = ""
     stages: Tuple[str, ...] = ()
+    # Whether infer may be driven by precomputed features (.npy) instead of audio, as ER-NeRF's container allowed.
+    accepts_features: bool = False
     # Weights upstream expects inside its tree (relative paths); the image links each to <weights>/<model>/<path>.
     weight_files: Tuple[str, ...] = ()
 

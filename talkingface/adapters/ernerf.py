@@ -24,6 +24,7 @@ class ErNerf(AdNerfLineage):
     title = "ER-NeRF (ICCV 2023): efficient region-aware neural radiance fields"
     license = "MIT"
     stages = STAGES
+    accepts_features = True
     weight_files = (FACE_PARSING, *TRACKING_HELPERS)
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:

@@ -263,6 +263,7 @@ BAD_INPUTS = {
     "iterations not a number": ["train", "--video_path", "clip.mp4", "--iterations", "lots"],
     "infer without checkpoint": ["infer", "--task", "clip", "--audio_path", "speech.wav"],
     "extra positional": ["validate", "--task", "clip", "surplus"],
+    "audio that is no audio": ["infer", "--task", "clip", "--audio_path", "."],
 }
 
 
@@ -294,6 +295,13 @@ class TestBadInput:
         (host.workspace("ernerf") / "data" / "clip").mkdir(parents=True)
         done = host.run("ernerf", "train_only", "--task", "clip", "--stage", "lips")
         assert done.returncode == 2 and "needs the trained head" in done.stderr
+
+    @pytest.mark.parametrize("model", ["gaussiantalker", "geneface"])
+    def test_features_instead_of_audio_only_for_ernerf(self, host: Host, model: str) -> None:
+        host.train_checkpoints(model)
+        (host.cwd / "feats.npy").write_bytes(b"npy")
+        done = host.run(model, "infer", "--task", "clip", "--audio_path", "feats.npy")
+        assert done.returncode == 2 and "not precomputed features" in done.stderr
 
     def test_missing_bfm_names_the_instructions(self, host: Host) -> None:
         (host.bfm / "01_MorphableModel.mat").unlink()
