@@ -6,6 +6,13 @@ SHELL := /bin/bash
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 MODELS := ernerf gaussiantalker geneface
+LINE ?= cu113
+VERSION := $(shell python3 -c 'import talkingface; print(talkingface.__version__)')
+REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LOCAL_BASE ?= talkingface/base:local
+DIST ?= dist/$(LINE)
+BUNDLE ?= $(DIST)
+pin = $(shell python3 -c 'import json; print(json.load(open("talkingface/upstream.json"))["$(1)"]["commit"])')
 DEMO_MODEL ?= gaussiantalker
 DEMO_DIR ?= workspace/demo-$(DEMO_MODEL)
 
@@ -19,18 +26,41 @@ $(VENV)/.installed: requirements-dev.txt
 
 venv: $(VENV)/.installed ## create .venv with the pinned test and lint tools
 
-media-tools: ## make sure ffmpeg/ffprobe are installed (Debian's package when run as root)
-	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
+media-tools: ## make sure ffmpeg, ffprobe and zstd are installed (Debian's packages when run as root)
+	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && command -v zstd >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
-	  else echo "error: ffmpeg is missing -- fix: install it (apt-get install ffmpeg)" >&2; exit 1; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg zstd >/dev/null; \
+	  else echo "error: ffmpeg or zstd is missing -- fix: apt-get install ffmpeg zstd" >&2; exit 1; fi; }
 
-test: venv media-tools ## run every test, ruff and shellcheck included
+test: venv media-tools build-local ## build the local image line, then run every test (lint included)
 	$(PYTHON) -m pytest
 
-lint: venv ## ruff and shellcheck only
+lint: venv ## ruff, shellcheck and hadolint only
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	$(VENV)/bin/shellcheck bin/*.sh .ci/run
+	$(VENV)/bin/shellcheck bin/*.sh tools/*.sh images/*/*.sh .ci/run
+	$(VENV)/bin/hadolint images/*/Dockerfile
+
+build: $(addprefix build-,$(MODELS)) ## build every model image of LINE (cu113, cu118 need internet; local)
+
+build-local: base-local ## build the local line (Debian base, test doubles, no CUDA): what CI builds
+	$(MAKE) --no-print-directory build LINE=local
+
+$(addprefix build-,$(MODELS)): build-%: ## build one image: make build-ernerf LINE=cu118
+	tools/docker-build.sh -f images/$*/Dockerfile --build-arg LINE=$(LINE) --build-arg LOCAL_BASE=$(LOCAL_BASE) \
+	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg UPSTREAM_COMMIT=$(call pin,$*) \
+	  -t talkingface/$*:$(VERSION)-$(LINE) .
+
+base-local: ## the local line's base image, bootstrapped from Debian packages (needs root)
+	tools/bootstrap-base.sh $(LOCAL_BASE)
+
+save: ## docker save the LINE's images into $(DIST) as zstd archives with SHA256SUMS
+	tools/images-save.sh $(DIST) $(foreach m,$(MODELS),talkingface/$(m):$(VERSION)-$(LINE))
+
+load: ## verify BUNDLE (default $(DIST)) against its SHA256SUMS, then docker load it
+	tools/images-load.sh $(BUNDLE)
+
+lock: venv ## regenerate images/*/cu113.lock and cu118.lock from requirements.txt (needs PyPI)
+	for m in $(MODELS); do for l in cu113 cu118; do $(PYTHON) tools/lock_requirements.py images/$$m $$l; done; done
 
 demo: venv media-tools ## train and infer on a generated clip, upstream replaced by the test doubles (no GPU, no network)
 	$(PYTHON) tests/demo.py --model $(DEMO_MODEL) --dir $(DEMO_DIR)
@@ -45,4 +75,4 @@ demo-clip: venv media-tools
 clean: ## remove .venv and the demo workspace (never your own workspaces)
 	rm -rf $(VENV) workspace/demo-*
 
-.PHONY: help venv media-tools test lint demo demo-clip clean
+.PHONY: help venv media-tools test lint build build-local $(addprefix build-,$(MODELS)) base-local save load lock demo demo-clip clean

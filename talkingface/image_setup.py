@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from typing import List, Optional
 
@@ -25,7 +26,8 @@ def link_tree(model: str, root: str, roots: ContainerRoots) -> List[str]:
             os.unlink(link)
         elif os.path.isdir(link):
             # Its content stays beside the link (GeneFace's May configs become the template for new videos).
-            os.replace(link, link + ".orig")
+            # shutil.move, not rename: overlay filesystems refuse to rename a folder from a lower layer (EXDEV).
+            shutil.move(link, link + ".orig")
         os.symlink(target, link)
         made.append(f"{relative} -> {target}")
     return made

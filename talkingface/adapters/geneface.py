@@ -91,6 +91,8 @@ class GeneFace(Adapter):
             "egs/datasets/videos": posixpath.join(ws, "egs", "videos"),
             f"deep_3drecon/BFM/{BFM_FILE}": posixpath.join(roots.bfm, BFM_FILE),
             "data_util/face_tracking/3DMM/3DMM_info.npy": posixpath.join(ws, ".talkingface", "bfm", "3DMM_info.npy"),
+            # face_tracker.py appends to ./log.txt, in the read-only upstream tree.
+            "log.txt": posixpath.join(ws, ".talkingface", "face_tracker.log.txt"),
         }
 
     # -- plans --------------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from ..verbs import VERBS, Verb
 from .docker import DockerRun, Mount
 
 REPO = Path(__file__).resolve().parents[2]
-LINES = ("auto", "cu113", "cu118", "local")
+LOCAL_LINE = "local"
+LINES = ("auto", "cu113", "cu118", LOCAL_LINE)
 
 
 def dry_run_requested(flag: bool) -> bool:
@@ -93,9 +94,10 @@ def container_view(
     return argv, mounts
 
 
-def choose_gpu(verb: Verb, text: Optional[str]) -> GpuSelection:
-    selection = parse_gpu(text if text is not None else (GPU_DEFAULT if verb.needs_cuda else "CPU"))
-    if verb.needs_cuda and selection.is_cpu:
+def choose_gpu(verb: Verb, text: Optional[str], *, cuda_image: bool) -> GpuSelection:
+    needs_cuda = verb.needs_cuda and cuda_image
+    selection = parse_gpu(text if text is not None else (GPU_DEFAULT if needs_cuda else "CPU"))
+    if needs_cuda and selection.is_cpu:
         raise TalkingfaceError(
             f"{verb.name} needs CUDA (training and rendering run on the GPU), but --gpu CPU was given",
             fix="pick a GPU, e.g. --gpu GPU0",
@@ -119,12 +121,16 @@ def check_gpus(selection: GpuSelection, *, dry_run: bool) -> Optional[str]:
     return None
 
 
-def choose_image(adapter: Adapter, args_line: Optional[str], image: Optional[str], selection: GpuSelection) -> str:
-    if image:
-        return image
+def requested_line(args_line: Optional[str]) -> str:
     line = (args_line or os.environ.get("TALKINGFACE_LINE") or "auto").lower()
     if line not in LINES:
         raise TalkingfaceError(f"unknown image line {line!r}", fix=f"use one of: {', '.join(LINES)}")
+    return line
+
+
+def choose_image(adapter: Adapter, line: str, image: Optional[str], selection: GpuSelection) -> str:
+    if image:
+        return image
     if line == "auto":
         line = pick_line(selection, query_compute_caps()) if not selection.is_cpu else "cu113"
     return f"talkingface/{adapter.name}:{__version__}-{line}"
@@ -183,7 +189,10 @@ def run(argv: List[str]) -> int:
         req = resolve(adapter, verb, args, host_roots) if (args.task or args.video_path or args.data_dir) else None
         print(info(adapter, req))
         return 0
-    selection = choose_gpu(verb, args.gpu)
+    line = requested_line(args.line)
+    # The local line has no CUDA: its GPU verbs run the test doubles on the CPU.
+    cuda_image = line != LOCAL_LINE
+    selection = choose_gpu(verb, args.gpu, cuda_image=cuda_image)
     if verb.name == "shell":
         args.task = args.task or "shell"
     req = resolve(adapter, verb, args, host_roots)
@@ -191,7 +200,7 @@ def run(argv: List[str]) -> int:
         preflight(adapter, verb, req)
         req = dataclasses.replace(req, options=adapter.settle(req))
     gpu_note = check_gpus(selection, dry_run=dry_run)
-    image = choose_image(adapter, args.line, args.image, selection)
+    image = choose_image(adapter, line, args.image, selection)
     entry_argv, mounts = container_view(req, croots, bfm_dir=bfm_dir, weights_dir=weights_dir)
     if verb.name == "shell":
         entry_argv = ["shell"]
@@ -209,7 +218,8 @@ def run(argv: List[str]) -> int:
         shm_size=adapter.shm_size(),
         workdir=croots.workspace,
         interactive=verb.name == "shell",
-        tty=verb.name == "shell" or sys.stdout.isatty(),
+        # A TTY gives upstream's progress bars; docker refuses one when stdin is not a terminal.
+        tty=sys.stdin.isatty() and sys.stdout.isatty(),
     )
     if dry_run:
         print(f"# TEST_MODE: nothing is run. {adapter.name} {req.verb} {req.task} on {selection.describe()}")

@@ -1,0 +1,188 @@
+"""The local image line, run for real through bin/run_<model>.sh on this machine's Docker Engine.
+
+`make test` builds the images first (make build-local). The shims run as an unprivileged UID when the tests run as
+root, so "outputs are owned by the host user" is a real check.
+"""
+
+from __future__ import annotations
+
+import grp
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+
+from talkingface import __version__
+from talkingface.adapters import ADAPTERS
+from talkingface.upstream import load_pins
+from tests.conftest import REPO
+from tests.doubles.install import install
+
+MODELS = tuple(ADAPTERS)
+UID = 4242
+
+
+def image(model: str) -> str:
+    return f"talkingface/{model}:{__version__}-local"
+
+
+def docker(*argv: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *argv], capture_output=True, text=True, **kw)
+
+
+def digest(folder: Path) -> Dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+class Site:
+    """A user's folder: inputs, BFM and weights, and a workspace, all reachable by an unprivileged UID."""
+
+    def __init__(self, root: Path, model: str, media: Dict[str, Path]) -> None:
+        self.root, self.model = root, model
+        install(model, root / "scaffold")  # placeholder weights and BFM in the formats the doubles read
+        self.inputs = root / "my inputs"
+        self.inputs.mkdir()
+        shutil.copy(media["clip"], self.inputs / "clip.mp4")
+        shutil.copy(media["speech"], self.inputs / "speech.wav")
+        self.workspace = root / "ws"
+        self.workspace.mkdir()
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            os.chown(self.workspace, UID, UID)
+        for path in [root, *root.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | (0o755 if path.is_dir() else 0o444))
+
+    def run(self, *argv: str, stdin: str = "") -> subprocess.CompletedProcess:
+        common = ["--line", "local", "--workspace", str(self.workspace)]
+        common += ["--bfm_dir", str(self.root / "scaffold" / "bfm_models")]
+        common += ["--weights_dir", str(self.root / "scaffold" / "weights")]
+        command: List[str] = [str(REPO / "bin" / f"run_{self.model}.sh"), *argv, *common]
+        if self.as_root:
+            group = grp.getgrnam("docker").gr_gid
+            command = ["setpriv", f"--reuid={UID}", f"--regid={UID}", f"--groups={group}", *command]
+        env = {k: v for k, v in os.environ.items() if k not in ("TEST_MODE",)}
+        return subprocess.run(
+            command, cwd=self.inputs, env=env, input=stdin, capture_output=True, text=True, timeout=600
+        )
+
+    def owner_ids(self) -> set:
+        return {(p.stat().st_uid, p.stat().st_gid) for p in self.workspace.rglob("*") if not p.is_symlink()}
+
+
+@pytest.fixture
+def site(request: pytest.FixtureRequest, media) -> Iterator[Site]:
+    if shutil.which("docker") is None or docker("info").returncode != 0:
+        pytest.fail("the Docker Engine is not reachable: these tests need it (make test builds the local images)")
+    root = Path(tempfile.mkdtemp(prefix="tf-site-", dir="/tmp"))
+    root.chmod(0o755)
+    try:
+        yield Site(root, request.param, media)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def expected_uid() -> tuple:
+    return (UID, UID) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+
+
+@pytest.mark.parametrize("site", MODELS, indirect=True)
+class TestEveryVerbInTheLocalImage:
+    def test_train_infer_and_the_rest(self, site: Site) -> None:
+        before = digest(site.inputs)
+        steps = [
+            ["convert-bfm", "--task", "clip"],
+            ["preprocess", "--video_path", "clip.mp4", "--task", "clip"],
+            ["validate", "--task", "clip"],
+            ["train_only", "--task", "clip", "--iterations", "6000"],
+            ["train", "--video_path", "clip.mp4", "--task", "clip", "--iterations", "6000"],
+            ["extract-features", "--task", "clip", "--audio_path", "speech.wav"],
+            ["infer", "--task", "clip", "--audio_path", "speech.wav"],
+        ]
+        for argv in steps:
+            done = site.run(*argv)
+            assert done.returncode == 0, f"{argv}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        result = site.workspace / "results" / "clip" / "speech.mp4"
+        assert result.is_file()
+        assert site.owner_ids() == {expected_uid()}
+        assert digest(site.inputs) == before
+
+    def test_shell(self, site: Site) -> None:
+        done = site.run("shell", stdin="pwd\n")
+        assert done.returncode == 0, done.stderr
+        assert f"/opt/upstream/{site.model}" in done.stdout
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_labels_name_the_upstream_commit_and_line(model: str) -> None:
+    labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", image(model), check=True).stdout
+    assert load_pins()[model].commit in labels and '"io.talkingface.line":"local"' in labels
+
+
+class TestSaveAndLoad:
+    def save(self, folder: Path) -> None:
+        tags = [image(m) for m in MODELS]
+        subprocess.run([str(REPO / "tools" / "images-save.sh"), str(folder), *tags], check=True, capture_output=True)
+
+    def ids(self) -> Dict[str, str]:
+        return {m: docker("image", "inspect", "--format", "{{.Id}}", image(m)).stdout.strip() for m in MODELS}
+
+    def load(self, folder: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([str(REPO / "tools" / "images-load.sh"), str(folder)], capture_output=True, text=True)
+
+    def test_save_rmi_load_restores_the_same_ids(self, tmp_path: Path) -> None:
+        before = self.ids()
+        self.save(tmp_path / "bundle")
+        assert (tmp_path / "bundle" / "SHA256SUMS").is_file()
+        for model in MODELS:
+            docker("rmi", image(model), check=True)
+        done = self.load(tmp_path / "bundle")
+        assert done.returncode == 0, done.stderr
+        assert self.ids() == before
+
+    @pytest.mark.parametrize("damage", ["flip", "truncate"])
+    def test_a_damaged_archive_is_refused_and_nothing_loads(self, tmp_path: Path, damage: str) -> None:
+        self.save(tmp_path / "bundle")
+        victim = tmp_path / "bundle" / f"talkingface_{MODELS[-1]}_{__version__}-local.tar.zst"
+        data = bytearray(victim.read_bytes())
+        if damage == "flip":
+            data[len(data) // 2] ^= 0xFF
+        else:
+            del data[len(data) // 2 :]
+        victim.write_bytes(bytes(data))
+        before = self.ids()
+        for model in MODELS:
+            docker("rmi", image(model), check=True)
+        try:
+            done = self.load(tmp_path / "bundle")
+            assert done.returncode == 1 and "nothing was loaded" in done.stderr
+            assert all(docker("image", "inspect", image(m)).returncode != 0 for m in MODELS)
+        finally:
+            subprocess.run([str(REPO / "tools" / "images-load.sh"), str(self.restore(tmp_path, before))], check=True)
+
+    def restore(self, tmp_path: Path, before: Dict[str, str]) -> Path:
+        """Put the images back from the untouched build cache (make build-local), so later tests have them."""
+        subprocess.run(
+            ["make", "-C", str(REPO), "--no-print-directory", "build-local"], check=True, capture_output=True
+        )
+        assert self.ids() == before
+        fresh = tmp_path / "fresh"
+        self.save(fresh)
+        return fresh
+
+
+def test_compose_file_is_valid() -> None:
+    compose = ["docker", "compose"] if docker("compose", "version").returncode == 0 else ["docker-compose"]
+    done = subprocess.run([*compose, "-f", str(REPO / "compose.yaml"), "--profile", "gpu1", "config", "--services"],
+                          capture_output=True, text=True, env={**os.environ, "UID": "1000", "GID": "1000"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert set(done.stdout.split()) == {*MODELS, *(f"{m}-gpu1" for m in MODELS)}
