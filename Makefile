@@ -59,6 +59,9 @@ save: ## docker save the LINE's images into $(DIST) as zstd archives with SHA256
 load: ## verify BUNDLE (default $(DIST)) against its SHA256SUMS, then docker load it
 	tools/images-load.sh $(BUNDLE)
 
+eval-weights: ## fetch and verify the evaluation's pinned files (NIQE's pristine model) into WEIGHTS
+	python3 -m talkingface.eval.assets $(or $(WEIGHTS),weights)
+
 lock: venv ## regenerate images/*/cu113.lock and cu118.lock from requirements.txt (needs PyPI)
 	for m in $(MODELS); do for l in cu113 cu118; do $(PYTHON) tools/lock_requirements.py images/$$m $$l; done; done
 
@@ -75,4 +78,4 @@ demo-clip: venv media-tools
 clean: ## remove .venv and the demo workspace (never your own workspaces)
 	rm -rf $(VENV) workspace/demo-*
 
-.PHONY: help venv media-tools test lint build build-local $(addprefix build-,$(MODELS)) base-local save load lock demo demo-clip clean
+.PHONY: help venv media-tools test lint eval-weights build build-local $(addprefix build-,$(MODELS)) base-local save load lock demo demo-clip clean
