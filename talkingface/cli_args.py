@@ -6,7 +6,6 @@ import argparse
 import glob
 import os
 import posixpath
-import sys
 from dataclasses import dataclass, replace
 from typing import List, NoReturn, Optional, Sequence, Tuple
 
@@ -228,7 +227,3 @@ def request_argv(adapter: Adapter, req: Request) -> List[str]:
     if req.from_step:
         argv += ["--from_step", req.from_step]
     return argv + adapter.option_argv(req.options)
-
-
-def stderr(text: str) -> None:
-    print(text, file=sys.stderr)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 # Our own helper steps run as ``python -m talkingface.steps <name>``: the same python that runs upstream.
 PYTHON = "python"
@@ -33,9 +33,6 @@ class Step:
 
     def command(self, *, forced: bool = False) -> Tuple[str, ...]:
         return self.forced_argv if forced and self.forced_argv is not None else self.argv
-
-    def env_dict(self) -> Dict[str, str]:
-        return dict(self.env)
 
 
 def step(
@@ -89,7 +86,3 @@ class Plan:
             for out in item.outputs:
                 lines.append(f"    -> {out}")
         return "\n".join(lines)
-
-
-def ids(steps: Sequence[Step]) -> List[str]:
-    return [s.id for s in steps]

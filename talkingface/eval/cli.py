@@ -72,47 +72,27 @@ def score(
     size = (gt.width, gt.height)
     if (pred.width, pred.height) != size:
         result.notes.append(f"resized from {pred.width}x{pred.height} to {gt.width}x{gt.height} (bicubic)")
+    # Both streams come in batches of exactly `batch` frames but the last, so they pair up one to one; scoring stops
+    # with the shorter video, and nothing more is decoded.
     gt_batches = stream(gt, batch=batch)
     pred_batches = stream(pred, batch=batch, size=size, fps=gt.fps)
-    pending_gt = np.empty((0, gt.height, gt.width, 3), np.uint8)
-    pending_pred = pending_gt
-    gt_done = pred_done = False
-    while True:
-        if len(pending_gt) < batch and not gt_done:
-            nxt = next(gt_batches, None)
-            gt_done = nxt is None
-            if nxt is not None:
-                pending_gt = np.concatenate([pending_gt, nxt])
-                result.gt_frames += len(nxt)
-        if len(pending_pred) < batch and not pred_done:
-            nxt = next(pred_batches, None)
-            pred_done = nxt is None
-            if nxt is not None:
-                pending_pred = np.concatenate([pending_pred, nxt])
-                result.pred_frames += len(nxt)
-        n = min(len(pending_gt), len(pending_pred))
-        if n == 0 and (gt_done or pred_done):
-            break
-        if n < batch and not (gt_done or pred_done):
-            continue
-        a, b = pending_gt[:n], pending_pred[:n]
-        pending_gt, pending_pred = pending_gt[n:], pending_pred[n:]
+    scored = 0
+    for a, b in zip(gt_batches, pred_batches):
+        n = min(len(a), len(b))
+        a, b = a[:n], b[:n]
+        scored += n
         if "psnr" in metrics:
             result.per_frame["psnr"] += [float(v) for v in psnr(a, b)]
         if "ssim" in metrics:
             result.per_frame["ssim"] += [float(v) for v in ssim(a, b)]
         if "niqe" in metrics and model is not None:
             result.per_frame["niqe"] += [niqe(frame, model) for frame in b]
-    for rest in (gt_batches, pred_batches):
-        for leftover in rest:
-            if rest is gt_batches:
-                result.gt_frames += len(leftover)
-            else:
-                result.pred_frames += len(leftover)
-    if result.gt_frames != result.pred_frames:
-        used = min(result.gt_frames, result.pred_frames)
+    gt_batches.close()
+    pred_batches.close()
+    result.gt_frames, result.pred_frames = gt.frames or scored, pred.frames or scored
+    if pred.fps == gt.fps and result.gt_frames != result.pred_frames:
         result.notes.append(
-            f"frame counts differ (gt {result.gt_frames}, pred {result.pred_frames}): scored the first {used}"
+            f"frame counts differ (gt {result.gt_frames}, pred {result.pred_frames}): scored the first {scored}"
         )
     return result
 

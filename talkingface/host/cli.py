@@ -136,7 +136,7 @@ def choose_image(adapter: Adapter, line: str, image: Optional[str], selection: G
     return f"talkingface/{adapter.name}:{__version__}-{line}"
 
 
-def info(adapter: Adapter, req_paths: Optional[Request]) -> str:
+def info(adapter: Adapter, req: Optional[Request]) -> str:
     pin = adapter.pin
     lines = [
         adapter.title,
@@ -149,10 +149,10 @@ def info(adapter: Adapter, req_paths: Optional[Request]) -> str:
         "  verbs:",
     ]
     lines += [f"    {v.name:<17}{v.summary}{' [GPU]' if v.needs_cuda else ''}" for v in VERBS]
-    if req_paths is not None:
-        p = req_paths.paths
+    if req is not None:
+        p = req.paths
         lines += [
-            f"  workspace for task {req_paths.task}:",
+            f"  workspace for task {req.task}:",
             f"    data     {p.data_dir}",
             f"    models   {p.model_dir}",
             f"    results  {p.results_dir}",

@@ -141,8 +141,7 @@ class TestDoneWhen:
         }.get(verb, ["--task", "clip"])
         if verb in ("infer", "test"):
             host.train_checkpoints(model)
-        if verb == "train_only":
-            get_adapter(model)  # the dataset folder must exist for train_only
+        if verb == "train_only":  # its dataset folder must exist
             Path(get_adapter(model).task_paths(str(host.workspace(model)), "clip").data_dir).mkdir(parents=True)
         done = host.run(model, verb, *args)
         assert done.returncode == 0, done.stderr
