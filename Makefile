@@ -6,6 +6,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 MODELS := ernerf gaussiantalker geneface
+# Every image: one per model, plus the evaluation image.
+IMAGES := $(MODELS) eval
 LINE ?= cu113
 VERSION := $(shell python3 -c 'import talkingface; print(talkingface.__version__)')
 REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -40,7 +42,7 @@ lint: venv ## ruff, shellcheck and hadolint only
 	$(VENV)/bin/shellcheck bin/*.sh tools/*.sh images/*/*.sh .ci/run
 	$(VENV)/bin/hadolint images/*/Dockerfile
 
-build: $(addprefix build-,$(MODELS)) ## build every model image of LINE (cu113, cu118 need internet; local)
+build: $(addprefix build-,$(IMAGES)) ## build every image of LINE (cu113, cu118 need internet; local)
 
 build-local: base-local ## build the local line (Debian base, test doubles, no CUDA): what CI builds
 	$(MAKE) --no-print-directory build LINE=local
@@ -50,20 +52,24 @@ $(addprefix build-,$(MODELS)): build-%: ## build one image: make build-ernerf LI
 	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg UPSTREAM_COMMIT=$(call pin,$*) \
 	  -t talkingface/$*:$(VERSION)-$(LINE) .
 
+build-eval: ## build the evaluation image: make build-eval LINE=cu118
+	tools/docker-build.sh -f images/eval/Dockerfile --build-arg LINE=$(LINE) --build-arg LOCAL_BASE=$(LOCAL_BASE) \
+	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t talkingface/eval:$(VERSION)-$(LINE) .
+
 base-local: ## the local line's base image, bootstrapped from Debian packages (needs root)
 	tools/bootstrap-base.sh $(LOCAL_BASE)
 
 save: ## docker save the LINE's images into $(DIST) as zstd archives with SHA256SUMS
-	tools/images-save.sh $(DIST) $(foreach m,$(MODELS),talkingface/$(m):$(VERSION)-$(LINE))
+	tools/images-save.sh $(DIST) $(foreach m,$(IMAGES),talkingface/$(m):$(VERSION)-$(LINE))
 
 load: ## verify BUNDLE (default $(DIST)) against its SHA256SUMS, then docker load it
 	tools/images-load.sh $(BUNDLE)
 
-eval-weights: ## fetch and verify the evaluation's pinned files (NIQE's pristine model) into WEIGHTS
+eval-weights: ## fetch and verify the evaluation's files (NIQE model, LPIPS heads, network weights) into WEIGHTS
 	python3 -m talkingface.eval.assets $(or $(WEIGHTS),weights)
 
 lock: venv ## regenerate images/*/cu113.lock and cu118.lock from requirements.txt (needs PyPI)
-	for m in $(MODELS); do for l in cu113 cu118; do $(PYTHON) tools/lock_requirements.py images/$$m $$l; done; done
+	for m in $(IMAGES); do for l in cu113 cu118; do $(PYTHON) tools/lock_requirements.py images/$$m $$l; done; done
 
 demo: venv media-tools ## train and infer on a generated clip, upstream replaced by the test doubles (no GPU, no network)
 	$(PYTHON) tests/demo.py --model $(DEMO_MODEL) --dir $(DEMO_DIR)
@@ -78,4 +84,4 @@ demo-clip: venv media-tools
 clean: ## remove .venv and the demo workspace (never your own workspaces)
 	rm -rf $(VENV) workspace/demo-*
 
-.PHONY: help venv media-tools test lint eval-weights build build-local $(addprefix build-,$(MODELS)) base-local save load lock demo demo-clip clean
+.PHONY: help venv media-tools test lint eval-weights build build-local $(addprefix build-,$(IMAGES)) base-local save load lock demo demo-clip clean

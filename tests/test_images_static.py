@@ -14,6 +14,7 @@ from tests.conftest import REPO
 from tests.test_lint import tool
 
 MODELS = tuple(ADAPTERS)
+IMAGES = (*MODELS, "eval")
 
 
 def dockerfile(model: str) -> str:
@@ -44,6 +45,12 @@ class TestDockerfile:
         assert "nvidia/cuda:11.8.0-cudnn8-devel" in cu118 and "8.9;9.0+PTX" in cu118
         assert "+cu113" in cu113 and "+cu118" in cu118
 
+    def test_pytorch3d_is_pinned(self, model: str) -> None:
+        assert re.findall(r"PYTORCH3D_REF=(v[\d.]+)", dockerfile(model))
+
+
+@pytest.mark.parametrize("model", IMAGES)
+class TestEveryImage:
     def test_nothing_floats(self, model: str) -> None:
         text = dockerfile(model)
         assert ":latest" not in text
@@ -51,7 +58,8 @@ class TestDockerfile:
         for base in re.findall(r"^FROM (\S+)", text, re.M):
             local = base.startswith("${") or base.replace("${LINE}", "local") in stages
             assert local or re.search(r":\d", base), f"{base} is neither a stage nor a versioned image"
-        assert re.findall(r"PYTORCH3D_REF=(v[\d.]+)", text)
+        for pins in re.findall(r'TORCH_PINS="([^"]+)"', text):
+            assert all(re.fullmatch(r"[a-z]+==[\d.]+(\+cu1\d\d)?", pin) for pin in pins.split()), pins
 
     def test_locks_pin_everything_and_match_the_requirements(self, model: str) -> None:
         wanted = {}
@@ -99,3 +107,10 @@ def test_dockerignore_keeps_user_data_out_of_the_build_context() -> None:
     ignored = Path(REPO / ".dockerignore").read_text().split()
     for folder in ("workspace", "weights", "bfm_models", ".venv", ".git"):
         assert folder in ignored
+
+
+def test_eval_lines_install_the_torch_of_their_cuda() -> None:
+    text = dockerfile("eval")
+    cu113, cu118 = stage(text, "builder-cu113"), stage(text, "builder-cu118")
+    assert "nvidia/cuda:11.3.1-base" in cu113 and "torch==1.12.1+cu113" in cu113 and "whl/cu113" in cu113
+    assert "nvidia/cuda:11.8.0-base" in cu118 and "torch==2.0.1+cu118" in cu118 and "whl/cu118" in cu118

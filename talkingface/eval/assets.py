@@ -1,8 +1,14 @@
-"""Files the metrics need, each pinned by sha256 and fetched from where it is published.
+"""Files the metrics need, each fetched from where it is published and checked before use.
 
-NIQE's pristine model is MATLAB's ``modelparameters.mat``; basicsr 1.4.2's source package on PyPI ships the same
-numbers as ``basicsr/metrics/niqe_pris_params.npz`` (its md5 e329487e32cd463058c284f5327cb996 matches the
-published one). ``python -m talkingface.eval.assets WEIGHTS_DIR`` fetches it; ``make eval-weights`` calls that.
+Two kinds:
+
+- small files inside a package on PyPI, pinned by the sha256 of the archive and of the file: NIQE's pristine model
+  (MATLAB's ``modelparameters.mat``; basicsr 1.4.2's sdist ships the same numbers as ``niqe_pris_params.npz``, its
+  md5 e329487e32cd463058c284f5327cb996 matches the published one) and LPIPS v0.1's linear heads (lpips 0.1.4);
+- network weights from their authors' URLs. Where the file name carries torch hub's sha256 prefix, that prefix is
+  checked; the full sha256 of whatever was used is written into every result.
+
+``python -m talkingface.eval.assets WEIGHTS_DIR`` fetches them all; ``make eval-weights`` calls that.
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
 import tarfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
@@ -44,7 +52,54 @@ NIQE_PARAMS = Asset(
     member="basicsr-1.4.2/basicsr/metrics/niqe_pris_params.npz",
     license="Apache-2.0 (basicsr); parameters from LIVE's niqe_release",
 )
-ASSETS = (NIQE_PARAMS,)
+LPIPS_HEADS = Asset(
+    name="LPIPS v0.1 AlexNet linear heads",
+    relative_path="eval/lpips_v0.1_alex.pth",
+    sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+    package="lpips",
+    archive="lpips-0.1.4-py3-none-any.whl",
+    archive_sha256="fd537af5828b69d2e6ffc0a397bd506dbc28ca183543617690844c08e102ec5e",
+    member="lpips/weights/v0.1/alex.pth",
+    license="BSD-2-Clause (lpips)",
+)
+ASSETS = (NIQE_PARAMS, LPIPS_HEADS)
+
+
+@dataclass(frozen=True)
+class NetworkFile:
+    """Weights published at a URL; ``relative_path``'s name is the published one."""
+
+    name: str
+    relative_path: str
+    url: str
+
+    def hub_prefix(self) -> Optional[str]:
+        """torch hub names files ``<name>-<first 8+ hex of sha256>.<ext>``; such a name pins the content."""
+        match = re.search(r"-([0-9a-f]{8,})\.[a-z]+$", os.path.basename(self.relative_path))
+        return match.group(1) if match else None
+
+
+ALEXNET = NetworkFile(
+    name="torchvision AlexNet (LPIPS backbone)",
+    relative_path="eval/alexnet-owt-7be5be79.pth",
+    url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+)
+FID_INCEPTION = NetworkFile(
+    name="FID Inception (pytorch-fid)",
+    relative_path="eval/pt_inception-2015-12-05-6726825d.pth",
+    url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+)
+SYNCNET = NetworkFile(
+    name="SyncNet v2 (syncnet_python)",
+    relative_path="eval/syncnet_v2.model",
+    url="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",
+)
+S3FD = NetworkFile(
+    name="S3FD face detector (syncnet_python)",
+    relative_path="eval/sfd_face.pth",
+    url="https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth",
+)
+NETWORKS = (ALEXNET, FID_INCEPTION, SYNCNET, S3FD)
 
 
 def sha256_of(data: bytes) -> str:
@@ -67,6 +122,51 @@ def locate(asset: Asset, weights_dir: str) -> str:
     return path
 
 
+def locate_network(weights: NetworkFile, weights_dir: str, *, metric: str) -> str:
+    path = os.path.join(weights_dir, weights.relative_path)
+    if not os.path.isfile(path):
+        raise TalkingfaceError(
+            f"{metric} needs {weights.name}, missing: {path}",
+            fix=f"run 'make eval-weights WEIGHTS={weights_dir}' (fetches {weights.url}), or leave {metric} out of "
+            "--metrics",
+        )
+    prefix = weights.hub_prefix()
+    if prefix and not file_sha256(path).startswith(prefix):
+        raise TalkingfaceError(
+            f"{path} does not match the sha256 prefix {prefix} its name promises",
+            fix=f"delete it and run 'make eval-weights WEIGHTS={weights_dir}'",
+        )
+    return path
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_network(weights: NetworkFile, weights_dir: str) -> str:
+    path = os.path.join(weights_dir, weights.relative_path)
+    if os.path.isfile(path):
+        return locate_network(weights, weights_dir, metric="the evaluation")
+    try:
+        with urllib.request.urlopen(weights.url, timeout=600) as response:  # noqa: S310 - a fixed, published URL
+            data = response.read()
+    except OSError as exc:
+        raise TalkingfaceError(
+            f"cannot download {weights.url}: {exc}",
+            fix=f"download it on a machine with internet and copy it to {path}",
+        ) from exc
+    prefix = weights.hub_prefix()
+    if prefix and not sha256_of(data).startswith(prefix):
+        raise TalkingfaceError(f"{weights.url} did not match sha256 prefix {prefix}", fix="retry; it was altered")
+    with replacing(path) as tmp:
+        tmp.write_bytes(data)
+    return path
+
+
 def _archive_url(asset: Asset) -> str:
     request = urllib.request.Request(
         f"https://pypi.org/simple/{asset.package}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
@@ -86,9 +186,13 @@ def fetch(asset: Asset, weights_dir: str) -> str:
         raise TalkingfaceError(
             f"{asset.archive} has sha256 {sha256_of(archive)}", fix="retry; the download was altered"
         )
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-        member = tar.extractfile(asset.member)
-        data = member.read() if member else b""
+    if asset.archive.endswith(".whl"):
+        with zipfile.ZipFile(io.BytesIO(archive)) as wheel:
+            data = wheel.read(asset.member)
+    else:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            member = tar.extractfile(asset.member)
+            data = member.read() if member else b""
     if sha256_of(data) != asset.sha256:
         raise TalkingfaceError(f"{asset.member} in {asset.archive} does not have the pinned sha256", fix="report this")
     with replacing(path) as tmp:
@@ -101,7 +205,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     weights_dir = args[0] if args else "weights"
     for asset in ASSETS:
         print(f"{fetch(asset, weights_dir)}: {asset.name}, sha256 {asset.sha256}")
-    return 0
+    failed = 0
+    for weights in NETWORKS:
+        try:
+            path = fetch_network(weights, weights_dir)
+        except TalkingfaceError as exc:
+            print(exc.one_line(), file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{path}: {weights.name}, sha256 {file_sha256(path)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

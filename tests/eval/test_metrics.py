@@ -136,6 +136,7 @@ class TestCommandLine:
             "--pred_video", str(clips / "blur.mp4"),
             "--pred_video", str(clips / "small.mkv"),
             "--weights_dir", str(weights),
+            "--metrics", "psnr,ssim,niqe",
             "--out_json", str(tmp_path / "m.json"),
             "--csv", str(tmp_path / "f.csv"),
         )  # fmt: skip
@@ -145,7 +146,8 @@ class TestCommandLine:
         report = json.loads((tmp_path / "m.json").read_text())
         blur = report["predictions"][0]["metrics"]
         assert 0 < blur["ssim"]["mean"] < 1 and blur["psnr"]["mean"] > 10 and blur["niqe"]["mean"] > 0
-        assert report["assets"]["niqe_pristine_model_sha256"] == assets.NIQE_PARAMS.sha256
+        assert report["weights_sha256"]["niqe_pris_params.npz"] == assets.NIQE_PARAMS.sha256
+        assert blur["psnr"]["frames"] == 50 and set(report["conventions"]) == {"psnr", "ssim", "niqe"}
         rows = (tmp_path / "f.csv").read_text().splitlines()
         assert rows[0] == "video,frame,psnr,ssim,niqe" and len(rows) == 1 + 50 + 40
 
@@ -161,6 +163,23 @@ class TestCommandLine:
         bad.write_bytes(b"\x00" * 1000)
         done = self.run("--gt_video", str(clips / "gt.mp4"), "--pred_video", str(bad), "--metrics", "psnr")
         assert done.returncode == 2 and "cannot read a video stream" in done.stderr
+
+    def test_an_existing_output_is_kept_unless_forced(self, clips: Path, tmp_path: Path) -> None:
+        out = tmp_path / "m.json"
+        out.write_text("mine")
+        args = ["--gt_video", str(clips / "gt.mp4"), "--pred_video", str(clips / "blur.mp4"), "--metrics", "psnr"]
+        done = self.run(*args, "--out_json", str(out))
+        assert done.returncode == 2 and "already exists" in done.stderr and out.read_text() == "mine"
+        forced = self.run(*args, "--out_json", str(out), "--force")
+        assert forced.returncode == 0 and json.loads(out.read_text())["predictions"][0]["frames_scored"] == 50
+
+    def test_missing_network_weights_name_the_file_and_the_command(self, clips: Path, tmp_path: Path) -> None:
+        pytest.importorskip("torch")
+        args = ["--gt_video", str(clips / "gt.mp4"), "--pred_video", str(clips / "blur.mp4")]
+        done = self.run(*args, "--metrics", "psnr,fid", "--weights_dir", str(tmp_path))
+        assert done.returncode == 2
+        assert "pt_inception-2015-12-05-6726825d.pth" in done.stderr and "make eval-weights" in done.stderr
+        assert "leave fid out of --metrics" in done.stderr
 
     def test_unknown_metric(self, clips: Path) -> None:
         done = self.run(

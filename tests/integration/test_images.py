@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grp
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -19,11 +20,13 @@ import pytest
 
 from talkingface import __version__
 from talkingface.adapters import ADAPTERS
+from talkingface.eval import assets
 from talkingface.upstream import load_pins
-from tests.conftest import REPO
+from tests.conftest import REPO, ffmpeg
 from tests.doubles.install import install
 
 MODELS = tuple(ADAPTERS)
+IMAGES = (*MODELS, "eval")
 UID = 4242
 
 
@@ -130,11 +133,11 @@ def test_labels_name_the_upstream_commit_and_line(model: str) -> None:
 
 class TestSaveAndLoad:
     def save(self, folder: Path) -> None:
-        tags = [image(m) for m in MODELS]
+        tags = [image(m) for m in IMAGES]
         subprocess.run([str(REPO / "tools" / "images-save.sh"), str(folder), *tags], check=True, capture_output=True)
 
     def ids(self) -> Dict[str, str]:
-        return {m: docker("image", "inspect", "--format", "{{.Id}}", image(m)).stdout.strip() for m in MODELS}
+        return {m: docker("image", "inspect", "--format", "{{.Id}}", image(m)).stdout.strip() for m in IMAGES}
 
     def load(self, folder: Path) -> subprocess.CompletedProcess:
         return subprocess.run([str(REPO / "tools" / "images-load.sh"), str(folder)], capture_output=True, text=True)
@@ -143,7 +146,7 @@ class TestSaveAndLoad:
         before = self.ids()
         self.save(tmp_path / "bundle")
         assert (tmp_path / "bundle" / "SHA256SUMS").is_file()
-        for model in MODELS:
+        for model in IMAGES:
             docker("rmi", image(model), check=True)
         done = self.load(tmp_path / "bundle")
         assert done.returncode == 0, done.stderr
@@ -152,7 +155,7 @@ class TestSaveAndLoad:
     @pytest.mark.parametrize("damage", ["flip", "truncate"])
     def test_a_damaged_archive_is_refused_and_nothing_loads(self, tmp_path: Path, damage: str) -> None:
         self.save(tmp_path / "bundle")
-        victim = tmp_path / "bundle" / f"talkingface_{MODELS[-1]}_{__version__}-local.tar.zst"
+        victim = tmp_path / "bundle" / f"talkingface_{IMAGES[-1]}_{__version__}-local.tar.zst"
         data = bytearray(victim.read_bytes())
         if damage == "flip":
             data[len(data) // 2] ^= 0xFF
@@ -160,12 +163,12 @@ class TestSaveAndLoad:
             del data[len(data) // 2 :]
         victim.write_bytes(bytes(data))
         before = self.ids()
-        for model in MODELS:
+        for model in IMAGES:
             docker("rmi", image(model), check=True)
         try:
             done = self.load(tmp_path / "bundle")
             assert done.returncode == 1 and "nothing was loaded" in done.stderr
-            assert all(docker("image", "inspect", image(m)).returncode != 0 for m in MODELS)
+            assert all(docker("image", "inspect", image(m)).returncode != 0 for m in IMAGES)
         finally:
             subprocess.run([str(REPO / "tools" / "images-load.sh"), str(self.restore(tmp_path, before))], check=True)
 
@@ -186,3 +189,54 @@ def test_compose_file_is_valid() -> None:
                           capture_output=True, text=True, env={**os.environ, "UID": "1000", "GID": "1000"})  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert set(done.stdout.split()) == {*MODELS, *(f"{m}-gpu1" for m in MODELS)}
+
+
+class TestEvalImage:
+    """The eval image scores a clip against a degraded copy on the CPU, run through bin/run_eval.sh for real."""
+
+    @pytest.fixture
+    def eval_site(self, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+        root = Path(tempfile.mkdtemp(prefix="tf-eval-", dir="/tmp"))
+        try:
+            inputs = root / "my inputs"
+            inputs.mkdir()
+            ffmpeg(
+                "-f", "lavfi", "-i", "testsrc2=size=256x256:rate=25", "-f", "lavfi", "-i", "sine=frequency=300",
+                "-t", "2", "-pix_fmt", "yuv420p", "-c:a", "aac", str(inputs / "gt.mp4"),
+            )  # fmt: skip
+            ffmpeg("-i", str(inputs / "gt.mp4"), "-vf", "gblur=sigma=2", "-c:a", "copy", str(inputs / "pred blur.mp4"))
+            assets.fetch(assets.NIQE_PARAMS, str(root / "weights"))
+            (root / "out").mkdir()
+            for path in [root, *root.rglob("*")]:
+                path.chmod(path.stat().st_mode | (0o755 if path.is_dir() else 0o444))
+            if os.geteuid() == 0:
+                os.chown(root / "out", UID, UID)
+            yield root
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def run(self, root: Path, *argv: str) -> subprocess.CompletedProcess:
+        command = [str(REPO / "bin" / "run_eval.sh"), "--line", "local", "--gpu", "CPU"]
+        command += ["--weights_dir", str(root / "weights"), *argv]
+        if os.geteuid() == 0:
+            group = grp.getgrnam("docker").gr_gid
+            command = ["setpriv", f"--reuid={UID}", f"--regid={UID}", f"--groups={group}", *command]
+        return subprocess.run(command, cwd=root / "my inputs", capture_output=True, text=True, timeout=600)
+
+    def test_scores_on_the_cpu_and_writes_json_csv_and_html(self, eval_site: Path) -> None:
+        before = digest(eval_site / "my inputs")
+        out = eval_site / "out"
+        done = self.run(
+            eval_site, "--gt_video", "gt.mp4", "--pred_video", "pred blur.mp4", "--metrics", "psnr,ssim,niqe",
+            "--out_json", str(out / "m.json"), "--csv", str(out / "frames.csv"), "--report", str(out / "r.html"),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "| pred blur.mp4 | 50 |" in done.stdout
+        summary = json.loads((out / "m.json").read_text())
+        metrics = summary["predictions"][0]["metrics"]
+        assert 15 < metrics["psnr"]["mean"] < 60 and 0 < metrics["ssim"]["mean"] < 1 and metrics["niqe"]["mean"] > 0
+        assert summary["versions"]["numpy"].startswith("1.24")  # Debian's numpy in the local line
+        assert len((out / "frames.csv").read_text().splitlines()) == 51
+        assert "<svg" in (out / "r.html").read_text()
+        assert {(p.stat().st_uid, p.stat().st_gid) for p in out.iterdir()} == {expected_uid()}
+        assert digest(eval_site / "my inputs") == before

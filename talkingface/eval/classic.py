@@ -1,0 +1,60 @@
+"""PSNR, SSIM and NIQE as metrics of the scorer (NumPy and SciPy only)."""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+import numpy as np
+
+from . import assets
+from .metric import Clip, Metric, Outcome
+from .niqe import PristineModel, niqe
+from .ssim import psnr, ssim
+
+
+class PerFrame(Metric):
+    def __init__(self) -> None:
+        self.values: List[float] = []
+
+    def start(self, clip: Clip) -> None:
+        self.values = []
+
+    def finish(self) -> Outcome:
+        return Outcome(per_frame={self.name: self.values})
+
+
+class Psnr(PerFrame):
+    name = "psnr"
+    convention = "per frame on the full RGB frame in [0,1], then the mean (ER-NeRF PSNRMeter)"
+
+    def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
+        self.values += [float(v) for v in psnr(gt, pred)]
+
+
+class Ssim(PerFrame):
+    name = "ssim"
+    convention = (
+        "Gaussian window sigma 1.5 (11 taps), population covariance, data range 1, mean over RGB channels "
+        "(skimage structural_similarity, Wang et al.)"
+    )
+
+    def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
+        self.values += [float(v) for v in ssim(gt, pred)]
+
+
+class Niqe(PerFrame):
+    name = "niqe"
+    convention = (
+        "MATLAB niqe_release computequality: rgb2gray, 96-px blocks, two scales, pristine model "
+        "modelparameters.mat; on the prediction only"
+    )
+
+    def __init__(self, *, weights_dir: str) -> None:
+        super().__init__()
+        self.model = PristineModel.load(assets.locate(assets.NIQE_PARAMS, weights_dir))
+
+    def weights(self) -> Dict[str, str]:
+        return {"niqe_pris_params.npz": assets.NIQE_PARAMS.sha256}
+
+    def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
+        self.values += [niqe(frame, self.model) for frame in pred]
