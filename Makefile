@@ -21,18 +21,20 @@ DEMO_DIR ?= workspace/demo-$(DEMO_MODEL)
 help: ## list the targets
 	@grep -E '^[a-zA-Z_%-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt
+$(VENV)/.installed: requirements-dev.txt requirements-ref-nodeps.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-ref-nodeps.txt
 	touch $@
 
 venv: $(VENV)/.installed ## create .venv with the pinned test and lint tools
 
-media-tools: ## make sure ffmpeg, ffprobe and zstd are installed (Debian's packages when run as root)
-	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && command -v zstd >/dev/null || { \
+media-tools: ## make sure ffmpeg, zstd and chromium (renders the eval report in tests) are installed, as root from Debian
+	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && command -v zstd >/dev/null \
+	  && command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg zstd >/dev/null; \
-	  else echo "error: ffmpeg or zstd is missing -- fix: apt-get install ffmpeg zstd" >&2; exit 1; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg zstd chromium >/dev/null; \
+	  else echo "error: ffmpeg, zstd or chromium is missing -- fix: apt-get install ffmpeg zstd chromium" >&2; exit 1; fi; }
 
 test: venv media-tools build-local ## build the local image line, then run every test (lint included)
 	$(PYTHON) -m pytest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Dict, List
 
 import numpy as np
@@ -9,7 +10,12 @@ import numpy as np
 from . import assets
 from .metric import Clip, Metric, Outcome
 from .niqe import PristineModel, niqe
+from .parallel import map_slices
 from .ssim import psnr, ssim
+
+
+def niqe_frames(frames: np.ndarray, *, model: PristineModel) -> List[float]:
+    return [niqe(frame, model) for frame in frames]
 
 
 class PerFrame(Metric):
@@ -39,7 +45,7 @@ class Ssim(PerFrame):
     )
 
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
-        self.values += [float(v) for v in ssim(gt, pred)]
+        self.values += map_slices(ssim, gt, pred)
 
 
 class Niqe(PerFrame):
@@ -57,4 +63,4 @@ class Niqe(PerFrame):
         return {"niqe_pris_params.npz": assets.NIQE_PARAMS.sha256}
 
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
-        self.values += [niqe(frame, self.model) for frame in pred]
+        self.values += map_slices(partial(niqe_frames, model=self.model), pred)

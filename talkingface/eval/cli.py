@@ -26,7 +26,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         refuse_existing([args.out_json, args.csv, args.report], force=args.force)
         if args.audio and not os.path.isfile(args.audio):
             raise TalkingfaceError(f"--audio {args.audio} does not exist", fix="pass an existing audio or video file")
-        device = registry.resolve_device(args.device) if set(names) & set(registry.NEEDS_TORCH) else "cpu"
+        device = registry.resolve_device(args.device)
         metrics = registry.build(names, weights_dir=args.weights_dir, device=device, lse_crop=args.lse_crop)
         gt = probe_video(args.gt_video)
         preds = [probe_video(p) for p in args.pred_video]

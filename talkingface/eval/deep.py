@@ -84,8 +84,8 @@ class Fid(Metric):
 
         with torch.no_grad():
             both = self.net(to_tensor(np.concatenate([gt, pred]), self.device)).double().cpu().numpy()
-        self.gt.add(both[: len(gt)])
-        self.pred.add(both[len(gt) :])
+        self.gt.update(both[: len(gt)])
+        self.pred.update(both[len(gt) :])
 
     def finish(self) -> Outcome:
         from .fid_net import frechet_distance
@@ -94,6 +94,8 @@ class Fid(Metric):
         if self.pred.count < 2:
             return Outcome(notes=["FID needs at least 2 frames; not computed"])
         if self.pred.count < 2048:
-            notes.append(f"FID from {self.pred.count} frames (< 2048): covariances are singular, compare like with like")
+            notes.append(
+                f"FID from {self.pred.count} frames (< 2048): covariances are singular, compare like with like"
+            )
         value = frechet_distance(self.gt.mu, self.gt.sigma, self.pred.mu, self.pred.sigma)
         return Outcome(values={self.name: value}, notes=notes)

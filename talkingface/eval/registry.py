@@ -10,8 +10,15 @@ from .options import METRICS
 
 
 def resolve_device(text: str) -> str:
-    import torch
-
+    """The torch device to use; without torch installed, the CPU (the NumPy metrics need no torch)."""
+    try:
+        import torch
+    except ImportError:
+        if text.startswith("cuda"):
+            raise TalkingfaceError(
+                f"--device {text} needs torch, which is not installed", fix="use --device cpu"
+            ) from None
+        return "cpu"
     if text == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if text.startswith("cuda") and not torch.cuda.is_available():
@@ -19,19 +26,31 @@ def resolve_device(text: str) -> str:
     return text
 
 
-def _psnr(**_: str) -> Metric:
+def _psnr(*, device: str, **_: str) -> Metric:
+    if device.startswith("cuda"):
+        from .gpu_metrics import TorchPsnr
+
+        return TorchPsnr(device=device)
     from .classic import Psnr
 
     return Psnr()
 
 
-def _ssim(**_: str) -> Metric:
+def _ssim(*, device: str, **_: str) -> Metric:
+    if device.startswith("cuda"):
+        from .gpu_metrics import TorchSsim
+
+        return TorchSsim(device=device)
     from .classic import Ssim
 
     return Ssim()
 
 
-def _niqe(*, weights_dir: str, **_: str) -> Metric:
+def _niqe(*, weights_dir: str, device: str, **_: str) -> Metric:
+    if device.startswith("cuda"):
+        from .gpu_metrics import TorchNiqe
+
+        return TorchNiqe(weights_dir=weights_dir, device=device)
     from .classic import Niqe
 
     return Niqe(weights_dir=weights_dir)
@@ -63,7 +82,6 @@ FACTORIES: Dict[str, Callable[..., Metric]] = {
     "fid": _fid,
     "lse": _lse,
 }
-NEEDS_TORCH = ("lpips", "fid", "lse")
 assert set(FACTORIES) == set(METRICS)  # noqa: S101 - a programming error, caught by any test that imports this
 
 

@@ -79,8 +79,9 @@ def render(gt_video: str, results: Sequence[Scores]) -> str:
         series = [(os.path.basename(r.video), r.per_frame[metric]) for r in results if metric in r.per_frame]
         if series:
             sections.append(line_chart(f"{metric.upper()} per frame", series, x_label="frame"))
+    # syncnet_python lists the distances from offset +vshift down to -vshift; the chart's axis ascends.
     lse = [
-        (os.path.basename(r.video), r.details["lse"]["distances_by_offset"])
+        (os.path.basename(r.video), r.details["lse"]["distances_by_offset"][::-1])
         for r in results
         if isinstance(r.details.get("lse"), dict)
     ]

@@ -27,19 +27,30 @@ def psnr(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
         return -10.0 * np.log10(mse)
 
 
+def _centred_planes(frames: np.ndarray) -> np.ndarray:
+    """float32 planes (N, C, H, W) of ``frames / 255 - 0.5``."""
+    planes = np.ascontiguousarray(frames.transpose(0, 3, 1, 2), dtype=np.float32)
+    planes *= np.float32(1 / 255)
+    planes -= np.float32(0.5)
+    return planes
+
+
 def ssim(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Per-frame SSIM of uint8 batches (N, H, W, C), mean over channels."""
     # Channels first, so each image plane is contiguous: the 1-D passes along H then W are the same arithmetic, in
     # the same order, as skimage's on one channel, but several times faster than on interleaved RGB.
-    x = np.ascontiguousarray(to_unit(gt).transpose(0, 3, 1, 2))
-    y = np.ascontiguousarray(to_unit(pred).transpose(0, 3, 1, 2))
+    # float32 is 3.5x faster than float64. The variances are differences of nearly equal blurred squares, so the
+    # pixels are centred on 0.5 first (a shift changes no variance): the squares are 4x smaller and so are the
+    # rounding errors. Per-frame SSIM stays within 2e-6 of skimage's float64 (tests hold it to 1e-5).
+    x, y = _centred_planes(gt), _centred_planes(pred)
 
     def blur(a: np.ndarray) -> np.ndarray:
         return gaussian_filter(a, sigma=(0, 0, SIGMA, SIGMA), truncate=TRUNCATE)
 
-    ux, uy = blur(x), blur(y)
-    vx, vy, vxy = blur(x * x) - ux * ux, blur(y * y) - uy * uy, blur(x * y) - ux * uy
-    c1, c2 = K1**2, K2**2
+    cx, cy = blur(x), blur(y)
+    vx, vy, vxy = blur(x * x) - cx * cx, blur(y * y) - cy * cy, blur(x * y) - cx * cy
+    ux, uy = cx + np.float32(0.5), cy + np.float32(0.5)
+    c1, c2 = np.float32(K1**2), np.float32(K2**2)
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
     cropped = s[:, :, PAD:-PAD, PAD:-PAD]
     return cropped.reshape(len(s), s.shape[1], -1).mean(axis=2, dtype=np.float64).mean(axis=1)

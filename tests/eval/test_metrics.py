@@ -55,6 +55,21 @@ class TestSsimAndPsnr:
         )
         assert abs(ssim(a[None], b[None])[0] - expected) < 1e-5
 
+    @pytest.mark.parametrize("image", ["bright_flat", "camera_plus_one", "coffee_posterised"])
+    def test_ssim_float32_holds_where_rounding_hurts_most(self, image: str) -> None:
+        """Nearly flat, bright regions: variances there are differences of nearly equal numbers."""
+        a = {
+            "bright_flat": np.full((64, 80, 3), 250, np.uint8),
+            "camera_plus_one": np.stack([data.camera()] * 3, axis=-1),
+            "coffee_posterised": data.coffee(),
+        }[image]
+        b = np.clip(a.astype(int) + 1, 0, 255).astype(np.uint8) if image != "coffee_posterised" else (a // 32) * 32
+        expected = structural_similarity(
+            a / 255.0, b / 255.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1,
+            channel_axis=-1,
+        )  # fmt: skip
+        assert abs(ssim(a[None], b[None])[0] - expected) < 1e-5
+
     @pytest.mark.parametrize("index", range(4))
     def test_psnr_equals_skimage(self, index: int) -> None:
         a, b = variants()[index]
