@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence
 
 from .. import __version__
 from ..errors import TalkingfaceError
+from ..eval.assets import UNVERIFIED_ENV
 from ..eval.options import build_parser
 from ..gpu import GpuSelection, check_available, list_host_gpus, parse_gpu, pick_line, query_compute_caps
 from .cli import REPO, dry_run_requested, requested_line
@@ -112,7 +113,8 @@ def run(argv: List[str]) -> int:
         user=f"{os.getuid()}:{os.getgid()}",
         mounts=tuple(plan.mounts),
         gpu_args=tuple(selection.docker_args()),
-        env=(("HOME", "/tmp"),),  # noqa: S108 - inside the container
+        # Random test weights pass only where the caller asked for it explicitly (tests and benchmarks).
+        env=(("HOME", "/tmp"),) + (((UNVERIFIED_ENV, "1"),) if os.environ.get(UNVERIFIED_ENV) == "1" else ()),  # noqa: S108
         shm_size="4g",
     )
     if dry_run:

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 
@@ -215,13 +215,20 @@ class TestEvalImage:
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
-    def run(self, root: Path, *argv: str) -> subprocess.CompletedProcess:
+    def run(self, root: Path, *argv: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
         command = [str(REPO / "bin" / "run_eval.sh"), "--line", "local", "--gpu", "CPU"]
         command += ["--weights_dir", str(root / "weights"), *argv]
         if os.geteuid() == 0:
             group = grp.getgrnam("docker").gr_gid
             command = ["setpriv", f"--reuid={UID}", f"--regid={UID}", f"--groups={group}", *command]
-        return subprocess.run(command, cwd=root / "my inputs", capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            command,
+            cwd=root / "my inputs",
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, **(env or {})},
+        )
 
     def test_scores_on_the_cpu_and_writes_json_csv_and_html(self, eval_site: Path) -> None:
         before = digest(eval_site / "my inputs")
@@ -240,3 +247,22 @@ class TestEvalImage:
         assert "<svg" in (out / "r.html").read_text()
         assert {(p.stat().st_uid, p.stat().st_gid) for p in out.iterdir()} == {expected_uid()}
         assert digest(eval_site / "my inputs") == before
+
+    def test_every_metric_with_network_files_of_the_true_format(self, eval_site: Path) -> None:
+        """Debian's torch 1.13 in the image loads files written by the test venv's torch; LSE on the whole frame."""
+        pytest.importorskip("torch")
+        from tests.eval.random_weights import write_all
+
+        write_all(eval_site / "weights")
+        for path in [eval_site / "weights", *(eval_site / "weights").rglob("*")]:
+            path.chmod(path.stat().st_mode | (0o755 if path.is_dir() else 0o444))
+        out = eval_site / "out"
+        done = self.run(
+            eval_site, "--gt_video", "gt.mp4", "--pred_video", "pred blur.mp4", "--lse_crop", "full",
+            "--out_json", str(out / "all.json"), env={assets.UNVERIFIED_ENV: "1"},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        summary = json.loads((out / "all.json").read_text())
+        metrics = summary["predictions"][0]["metrics"]
+        assert {"psnr", "ssim", "lpips", "niqe", "fid", "lse_c", "lse_d"} <= set(metrics)
+        assert summary["versions"]["torch"].startswith("1.13") and summary["device"] == "cpu"
