@@ -40,7 +40,8 @@ sys.path.insert(0, str(REPO))
 
 from talkingface.eval import assets, registry  # noqa: E402
 from talkingface.eval.frames import VideoInfo, stream  # noqa: E402
-from talkingface.eval.options import METRICS  # noqa: E402
+from talkingface.eval.metric import Metric  # noqa: E402
+from talkingface.eval.options import DEFAULT_METRICS  # noqa: E402
 from talkingface.eval.scorer import score  # noqa: E402
 from tests.eval.random_weights import write_all  # noqa: E402
 
@@ -68,7 +69,7 @@ def timed(fn: Callable[[], object], sync: Callable[[], None]) -> float:
 
 
 def ours(videos: Dict[str, VideoInfo], weights: Path, device: str, batch: int, sync) -> Dict[str, float]:
-    metrics = registry.build(list(METRICS), weights_dir=str(weights), device=device, lse_crop="full")
+    metrics = registry.build(list(DEFAULT_METRICS), weights_dir=str(weights), device=device, lse_crop="full")
     # A short warm-up (cuDNN autotuning, worker start) outside the timing.
     warm = {k: VideoInfo(v.path, v.width, v.height, v.fps, 64) for k, v in videos.items()}
     score(warm["gt"], warm["pred"], metrics, resample=False, batch=batch)
@@ -77,8 +78,41 @@ def ours(videos: Dict[str, VideoInfo], weights: Path, device: str, batch: int, s
     seconds = timed(lambda: result.update(s=score(videos["gt"], videos["pred"], metrics, resample=False, batch=batch)),
                     sync)  # fmt: skip
     scores = result["s"]
+    # A second run with every metric timed on its own (synchronised after each call, so a bit slower in total):
+    # what is left of the total is decoding and the scorer's own work.
+    timers = [Timed(m, sync) for m in metrics]
+    profiled = timed(lambda: score(videos["gt"], videos["pred"], timers, resample=False, batch=batch), sync)
+    parts = {t.name: t.seconds for t in timers}
+    parts["decode and the rest"] = profiled - sum(parts.values())
+    # LMD is not in the default suite (it needs faces); timed on its own: two detectors and FAN per frame pair.
+    lmd = registry.build(["lmd"], weights_dir=str(weights), device=device, lse_crop="full")
+    score(warm["gt"], warm["pred"], lmd, resample=False, batch=batch)
+    lmd_seconds = timed(lambda: score(videos["gt"], videos["pred"], lmd, resample=False, batch=batch), sync)
     return {"seconds": seconds, "frames": scores.frames_scored, "fps": scores.frames_scored / seconds,
-            "summary": scores.summary()}  # fmt: skip
+            "profiled_seconds": profiled, "parts_seconds": parts, "summary": scores.summary(),
+            "lmd_alone": {"seconds": lmd_seconds, "fps": scores.frames_scored / lmd_seconds}}  # fmt: skip
+
+
+class Timed(Metric):
+    def __init__(self, metric: Metric, sync) -> None:
+        self.metric, self.sync, self.seconds = metric, sync, 0.0
+        self.name = metric.name
+
+    def _time(self, fn, *args):
+        start = time.perf_counter()
+        out = fn(*args)
+        self.sync()
+        self.seconds += time.perf_counter() - start
+        return out
+
+    def start(self, clip) -> None:
+        self._time(self.metric.start, clip)
+
+    def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
+        self._time(self.metric.update, gt, pred)
+
+    def finish(self):
+        return self._time(self.metric.finish)
 
 
 def reference(videos: Dict[str, VideoInfo], weights: Path, device: str, work: Path, sync) -> Dict[str, float]:
@@ -120,6 +154,10 @@ def reference(videos: Dict[str, VideoInfo], weights: Path, device: str, work: Pa
 
     times["lpips"] = timed(lpips_all, sync)
 
+    if "disp" not in __import__("inspect").signature(fid_score.linalg.sqrtm).parameters:
+        # SciPy >= 1.18 dropped sqrtm's disp argument, which pytorch-fid 0.3.0 passes; same computation otherwise.
+        sqrtm = fid_score.linalg.sqrtm
+        fid_score.linalg = SimpleNamespace(sqrtm=lambda a, **kw: (sqrtm(a), 0.0) if "disp" in kw else sqrtm(a))
     fid_file = weights / assets.FID_INCEPTION.relative_path
     inception.load_state_dict_from_url = lambda *a, **k: torch.load(str(fid_file))
     model = inception.InceptionV3([3]).to(device).eval()

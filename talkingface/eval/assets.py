@@ -101,7 +101,25 @@ S3FD = NetworkFile(
     relative_path="eval/sfd_face.pth",
     url="https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth",
 )
-NETWORKS = (ALEXNET, FID_INCEPTION, SYNCNET, S3FD)
+_FAN_SITE = "https://www.adrianbulat.com/downloads/python-fan/"
+# face-alignment 1.3.5 (ER-NeRF's pin) loads the TorchScript archive on every torch but 1.5/1.6; the state-dict file
+# of 1.2.0/1.5.0 holds the same network and is read when the archive is absent.
+FAN_2D = NetworkFile(
+    name="FAN 2D landmarks, 2DFAN4 (face-alignment 1.3.5, TorchScript)",
+    relative_path="eval/2DFAN4-cd938726ad.zip",
+    url=_FAN_SITE + "2DFAN4-cd938726ad.zip",
+)
+FAN_2D_STATE = NetworkFile(
+    name="FAN 2D landmarks, 2DFAN4 (face-alignment 1.2.0 / 1.5.0, state dict)",
+    relative_path="eval/2DFAN4-11f355bf06.pth.tar",
+    url=_FAN_SITE + "2DFAN4-11f355bf06.pth.tar",
+)
+FA_S3FD = NetworkFile(
+    name="S3FD face detector (face-alignment)",
+    relative_path="eval/s3fd-619a316812.pth",
+    url=_FAN_SITE + "s3fd-619a316812.pth",
+)
+NETWORKS = (ALEXNET, FID_INCEPTION, SYNCNET, S3FD, FAN_2D, FA_S3FD)
 
 
 def sha256_of(data: bytes) -> str:

@@ -8,7 +8,7 @@ from typing import Dict, List
 import numpy as np
 
 from . import assets
-from .metric import Clip, Metric, Outcome
+from .metric import CPU_PIXELS, Clip, Metric, Outcome, sub_batches
 from .niqe import PristineModel, niqe
 from .parallel import map_slices
 from .ssim import psnr, ssim
@@ -34,7 +34,8 @@ class Psnr(PerFrame):
     convention = "per frame on the full RGB frame in [0,1], then the mean (ER-NeRF PSNRMeter)"
 
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
-        self.values += [float(v) for v in psnr(gt, pred)]
+        for part in sub_batches(gt, budget=CPU_PIXELS):
+            self.values += [float(v) for v in psnr(gt[part], pred[part])]
 
 
 class Ssim(PerFrame):
@@ -45,7 +46,8 @@ class Ssim(PerFrame):
     )
 
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
-        self.values += map_slices(ssim, gt, pred)
+        for part in sub_batches(gt, budget=CPU_PIXELS):
+            self.values += map_slices(ssim, gt[part], pred[part])
 
 
 class Niqe(PerFrame):
@@ -63,4 +65,5 @@ class Niqe(PerFrame):
         return {"niqe_pris_params.npz": assets.NIQE_PARAMS.sha256}
 
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
-        self.values += map_slices(partial(niqe_frames, model=self.model), pred)
+        for part in sub_batches(pred, budget=CPU_PIXELS * 4):
+            self.values += map_slices(partial(niqe_frames, model=self.model), pred[part])

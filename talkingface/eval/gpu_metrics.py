@@ -7,8 +7,9 @@ from typing import Dict, List
 import numpy as np
 
 from . import assets
-from .metric import Clip, Metric, Outcome
+from .metric import GPU_PIXELS, Clip, Metric, Outcome, sub_batches
 from .niqe import PristineModel
+from .uploads import upload
 
 
 class TorchPerFrame(Metric):
@@ -23,9 +24,7 @@ class TorchPerFrame(Metric):
         return Outcome(per_frame={self.name: self.values})
 
     def tensor(self, frames: np.ndarray):
-        import torch
-
-        return torch.from_numpy(np.ascontiguousarray(frames)).to(self.device, non_blocking=True)
+        return upload(frames, self.device)
 
 
 class TorchPsnr(TorchPerFrame):
@@ -35,7 +34,8 @@ class TorchPsnr(TorchPerFrame):
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
         from .gpu_classic import psnr_t
 
-        self.values += psnr_t(self.tensor(gt), self.tensor(pred)).cpu().tolist()
+        for part in sub_batches(gt, budget=GPU_PIXELS):
+            self.values += psnr_t(self.tensor(gt)[part], self.tensor(pred)[part]).cpu().tolist()
 
 
 class TorchSsim(TorchPerFrame):
@@ -48,7 +48,8 @@ class TorchSsim(TorchPerFrame):
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
         from .gpu_classic import ssim_t
 
-        self.values += ssim_t(self.tensor(gt), self.tensor(pred)).cpu().tolist()
+        for part in sub_batches(gt, budget=GPU_PIXELS):
+            self.values += ssim_t(self.tensor(gt)[part], self.tensor(pred)[part]).cpu().tolist()
 
 
 class TorchNiqe(TorchPerFrame):
@@ -68,4 +69,5 @@ class TorchNiqe(TorchPerFrame):
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
         from .gpu_classic import niqe_t
 
-        self.values += niqe_t(self.tensor(pred), self.model).cpu().tolist()
+        for part in sub_batches(pred, budget=GPU_PIXELS):
+            self.values += niqe_t(self.tensor(pred)[part], self.model).cpu().tolist()

@@ -49,3 +49,14 @@ class Metric(ABC):
 
     @abstractmethod
     def finish(self) -> Outcome: ...
+
+
+# Float intermediates cost tens of bytes a pixel: metrics work on sub-batches of at most this many pixels, so memory
+# stays flat from 512x512 up to 1080p whatever the batch size.
+CPU_PIXELS = 1 << 22
+GPU_PIXELS = 1 << 24
+
+
+def sub_batches(frames: np.ndarray, *, budget: int) -> List[slice]:
+    step = max(1, budget // max(1, frames.shape[1] * frames.shape[2]))
+    return [slice(i, i + step) for i in range(0, len(frames), step)]

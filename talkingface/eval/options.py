@@ -9,7 +9,9 @@ import argparse
 import os
 from typing import List
 
-METRICS = ("psnr", "ssim", "lpips", "niqe", "fid", "lse")
+METRICS = ("psnr", "ssim", "lpips", "niqe", "fid", "lse", "lmd")
+# LMD needs a face in both videos and two more networks; it is asked for by name.
+DEFAULT_METRICS = ("psnr", "ssim", "lpips", "niqe", "fid", "lse")
 LSE_CROPS = ("s3fd", "full")
 
 DESCRIPTION = """Score predicted talking-head videos against a ground-truth video.
@@ -36,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, host: bool) -> None:
         "--pred_video", action="append", required=True, help="a predicted video; repeat to compare several"
     )
     parser.add_argument(
-        "--metrics", default=",".join(METRICS), help=f"comma list of {', '.join(METRICS)} (default: all)"
+        "--metrics",
+        default=",".join(DEFAULT_METRICS),
+        help=f"comma list of {', '.join(METRICS)} (default: all but lmd)",
     )
     parser.add_argument("--out_json", help="summary per prediction: means, std, frames, conventions, weights sha256")
     parser.add_argument("--csv", help="per-frame values of every prediction")

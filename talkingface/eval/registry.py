@@ -74,6 +74,12 @@ def _lse(*, weights_dir: str, device: str, lse_crop: str) -> Metric:
     return Lse(weights_dir=weights_dir, device=device, crop=lse_crop)
 
 
+def _lmd(*, weights_dir: str, device: str, **_: str) -> Metric:
+    from .lmd import Lmd
+
+    return Lmd(weights_dir=weights_dir, device=device)
+
+
 FACTORIES: Dict[str, Callable[..., Metric]] = {
     "psnr": _psnr,
     "ssim": _ssim,
@@ -81,6 +87,7 @@ FACTORIES: Dict[str, Callable[..., Metric]] = {
     "niqe": _niqe,
     "fid": _fid,
     "lse": _lse,
+    "lmd": _lmd,
 }
 assert set(FACTORIES) == set(METRICS)  # noqa: S101 - a programming error, caught by any test that imports this
 

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import TalkingfaceError
 from .frames import VideoInfo, stream
 from .metric import Clip, Metric, Outcome
+from .prefetch import Prefetch
 
 
 @dataclass
@@ -73,8 +74,8 @@ def score(
         metric.start(clip)
     # Both streams come in batches of exactly `batch` frames but the last, so they pair up one to one; scoring stops
     # with the shorter video, and nothing more is decoded.
-    gt_batches = stream(gt, batch=batch)
-    pred_batches = stream(pred, batch=batch, size=size, fps=gt.fps)
+    gt_batches = Prefetch(stream(gt, batch=batch))
+    pred_batches = Prefetch(stream(pred, batch=batch, size=size, fps=gt.fps))
     scored = 0
     try:
         for a, b in zip(gt_batches, pred_batches):

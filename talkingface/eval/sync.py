@@ -13,7 +13,9 @@ not grow with the length of the video.
 
 from __future__ import annotations
 
+import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from typing import Dict, List, Optional
 
@@ -24,8 +26,19 @@ from . import assets
 from .deep import sha256s
 from .frames import stream
 from .metric import Clip, Metric, Outcome
+from .prefetch import Prefetch
 
 FPS = Fraction(25)
+_POOL: Optional[ThreadPoolExecutor] = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1))
+    return _POOL
+
+
 MIN_TRACK = 100  # run_pipeline.py's min_track
 
 
@@ -105,24 +118,40 @@ class Lse(Metric):
 
     def start(self, clip: Clip) -> None:
         self.clip = clip
+        # When the scorer's prediction batches are the prediction's own frames (same size as the ground truth, and
+        # 25 fps), the full-frame crop is fed from them and nothing is decoded twice.
+        native = (clip.pred.width, clip.pred.height) == (clip.gt.width, clip.gt.height) and clip.pred.fps == FPS
+        self.fed: Optional[LipStream] = (
+            LipStream(self.net, self.device, batch=clip.batch) if native and self.crop == "full" else None
+        )
 
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
-        """Nothing: LSE decodes the prediction itself, at its own size (see the module docstring)."""
+        if self.fed is not None:
+            self.fed.add(self._resized(pred))
+
+    def _resized(self, frames: np.ndarray) -> np.ndarray:
+        """224x224 BGR, with OpenCV's bilinear resize as Wav2Lip's scoring does (threads: cv2 releases the GIL)."""
+        from .s3fd_net import cv2_module
+
+        cv2 = cv2_module()
+        return np.stack(list(_threads().map(lambda f: cv2.resize(f[:, :, ::-1], (224, 224)), frames)))
 
     def finish(self) -> Outcome:
         from .lse import score_embeddings
-        from .s3fd_net import cv2_module
 
         assert self.clip is not None  # noqa: S101 - start() always comes first
-        clip, cv2 = self.clip, cv2_module()
+        clip = self.clip
         audio = read_audio(clip.audio or clip.pred.path)
         notes = []
         if clip.pred.fps != FPS:
             notes.append(f"LSE: resampled from {float(clip.pred.fps):g} to 25 fps (SyncNet's rate)")
         lips = LipStream(self.net, self.device, batch=clip.batch)
-        if self.crop == "full":
-            for frames in stream(clip.pred, batch=clip.batch, fps=FPS):
-                lips.add(np.stack([cv2.resize(f[:, :, ::-1], (224, 224)) for f in frames]))
+        if self.fed is not None and clip.pred.frames is not None and self.fed.frames >= clip.pred.frames:
+            lips = self.fed
+        elif self.crop == "full":
+            # The ground truth was shorter (or the sizes differ): the prediction is decoded again, all of it.
+            for frames in Prefetch(stream(clip.pred, batch=clip.batch, fps=FPS)):
+                lips.add(self._resized(frames))
         else:
             track = self._track(clip)
             if track is None:
@@ -158,7 +187,7 @@ class Lse(Metric):
         from .s3fd_net import detect
 
         detections = []
-        for frames in stream(clip.pred, batch=clip.batch, fps=FPS):
+        for frames in Prefetch(stream(clip.pred, batch=clip.batch, fps=FPS)):
             detections += [detect(self.detector, np.ascontiguousarray(f[:, :, ::-1])) for f in frames]
         tracks = track_faces(detections, min_track=MIN_TRACK)
         # One talking head per render: the longest track is the speaker.
@@ -171,7 +200,7 @@ class Lse(Metric):
         # Smoothing looks 6 frames ahead and behind: compute it over the whole track once, then slice per batch.
         windows = smooth_track(track.boxes)
         index = 0
-        for frames in stream(clip.pred, batch=clip.batch, fps=FPS):
+        for frames in Prefetch(stream(clip.pred, batch=clip.batch, fps=FPS)):
             lo, hi = max(first, index), min(last + 1, index + len(frames))
             if lo < hi:
                 bgr = [np.ascontiguousarray(f[:, :, ::-1]) for f in frames[lo - index : hi - index]]

@@ -45,6 +45,13 @@ def write_all(weights_dir: Path, *, seed: int = 0, fetch_small: bool = True) -> 
             module.running_var.uniform_(0.5, 1.5)
     _save(syncnet.state_dict(), root / assets.SYNCNET.relative_path)
     _save(S3FD().state_dict(), root / assets.S3FD.relative_path)
+    from talkingface.eval.fan_net import FAN, Sfd
+
+    # face-alignment 1.3.5 publishes FAN as a TorchScript archive: a traced random FAN has its format and keys.
+    fan = FAN().eval()
+    target = root / assets.FAN_2D.relative_path
+    torch.jit.save(torch.jit.trace(fan, torch.rand(1, 3, 256, 256), check_trace=False), str(target))
+    _save(Sfd().state_dict(), root / assets.FA_S3FD.relative_path)
     if fetch_small:
         for asset in assets.ASSETS:
             assets.fetch(asset, str(root))

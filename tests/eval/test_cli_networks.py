@@ -111,3 +111,32 @@ def test_missing_audio_names_the_fix(site: Path, tmp_path: Path) -> None:
         "--weights_dir", str(site / "weights"), "--audio", str(site / "gt.mp4"),
     )  # fmt: skip
     assert with_audio.returncode == 0, with_audio.stderr
+
+
+def test_lse_is_the_same_fed_from_the_scorer_or_decoded_again(site: Path, tmp_path: Path) -> None:
+    """Same-size, same-length ground truth: LSE reads the scorer's frames; a shorter one makes it decode again."""
+    short = tmp_path / "short.mp4"
+    ffmpeg("-i", str(site / "gt.mp4"), "-t", "1.2", str(short))
+    values = []
+    for gt in (site / "gt.mp4", short):
+        out = tmp_path / f"{gt.stem}.json"
+        done = run(
+            "--gt_video", str(gt), "--pred_video", str(site / "pred.mp4"), "--metrics", "lse", "--lse_crop", "full",
+            "--weights_dir", str(site / "weights"), "--out_json", str(out),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        values.append(json.loads(out.read_text())["predictions"][0]["details"]["lse"]["distances_by_offset"])
+    assert values[0] == pytest.approx(values[1], abs=1e-5)
+
+
+def test_lmd_by_name(site: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    done = run(
+        "--gt_video", str(site / "gt.mp4"), "--pred_video", str(site / "pred.mp4"), "--metrics", "lmd,psnr",
+        "--weights_dir", str(site / "weights"), "--out_json", str(out), "--batch", "8",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(out.read_text())
+    lmd = summary["predictions"][0]["metrics"]["lmd"]
+    assert lmd["frames"] == 50 and (lmd["mean"] is None or lmd["mean"] >= 0)
+    assert "2DFAN4-cd938726ad.zip" in summary["weights_sha256"] and "48" in summary["conventions"]["lmd"]

@@ -258,3 +258,22 @@ def test_frechet_distance_rejects_non_covariances() -> None:
         frechet_distance(np.zeros(2), np.eye(2), np.zeros(3), np.eye(3))
     with pytest.raises(ValueError):
         frechet_distance(np.zeros(2), np.full((2, 2), np.nan), np.zeros(2), np.eye(2))
+
+
+def test_device_running_stats_and_distance_equal_the_host_ones() -> None:
+    """The GPU path's statistics and Fréchet distance, run on the CPU here, against fid_net's NumPy ones."""
+    from talkingface.eval.deep import DeviceRunningStats, frechet_distance_on
+    from talkingface.eval.fid_net import RunningStats, frechet_distance
+
+    rng = np.random.default_rng(3)
+    host, device = RunningStats(dims=64), DeviceRunningStats()
+    for rows in (7, 1, 30, 12):
+        x = np.abs(rng.standard_normal((rows, 64))) * 3 + 100
+        host.update(x)
+        device.update(torch.from_numpy(x).float())
+    assert np.allclose(device.mu, host.mu, rtol=1e-6) and np.allclose(device.sigma, host.sigma, atol=1e-4)
+    other = RunningStats(dims=64)
+    other.update(np.abs(rng.standard_normal((80, 64))) * 1.1 + 99.9)
+    expected = frechet_distance(host.mu, host.sigma, other.mu, other.sigma)
+    got = frechet_distance_on("cpu", host.mu, host.sigma, other.mu, other.sigma)
+    assert abs(got - expected) <= 1e-6 * abs(expected)
