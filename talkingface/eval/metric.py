@@ -53,7 +53,7 @@ class Metric(ABC):
 
 # Float intermediates cost tens of bytes a pixel: metrics work on sub-batches of at most this many pixels, so memory
 # stays flat from 512x512 up to 1080p whatever the batch size.
-CPU_PIXELS = 1 << 22
+CPU_PIXELS = 1 << 21
 GPU_PIXELS = 1 << 24
 
 

@@ -49,6 +49,15 @@ class Scores:
         return out
 
 
+# Decoded frames in flight (two streams, each a batch being scored and two prefetched) stay under ~600 MB: at 1080p a
+# batch is 8 frames, at 512x512 up to 64.
+BATCH_PIXELS = 1 << 24
+
+
+def frames_per_batch(batch: int, frame_pixels: int) -> int:
+    return max(1, min(batch, BATCH_PIXELS // max(1, frame_pixels)))
+
+
 def score(
     gt: VideoInfo,
     pred: VideoInfo,
@@ -69,6 +78,7 @@ def score(
     size = (gt.width, gt.height)
     if (pred.width, pred.height) != size:
         result.notes.append(f"resized from {pred.width}x{pred.height} to {gt.width}x{gt.height} (bicubic)")
+    batch = frames_per_batch(batch, gt.width * gt.height)
     clip = Clip(pred=pred, gt=gt, audio=audio, batch=batch)
     for metric in metrics:
         metric.start(clip)
