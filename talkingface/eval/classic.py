@@ -10,7 +10,7 @@ import numpy as np
 from . import assets
 from .metric import CPU_PIXELS, Clip, Metric, Outcome, sub_batches
 from .niqe import PristineModel, niqe
-from .parallel import map_slices
+from .parallel import Pending
 from .ssim import psnr, ssim
 
 
@@ -38,7 +38,21 @@ class Psnr(PerFrame):
             self.values += [float(v) for v in psnr(gt[part], pred[part])]
 
 
-class Ssim(PerFrame):
+class Pooled(PerFrame):
+    """Per-frame work done in the worker processes while the main process goes on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending = Pending()
+
+    def start(self, clip: Clip) -> None:
+        self.pending = Pending()
+
+    def finish(self) -> Outcome:
+        return Outcome(per_frame={self.name: self.pending.collect()})
+
+
+class Ssim(Pooled):
     name = "ssim"
     convention = (
         "Gaussian window sigma 1.5 (11 taps), population covariance, data range 1, mean over RGB channels "
@@ -47,10 +61,10 @@ class Ssim(PerFrame):
 
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
         for part in sub_batches(gt, budget=CPU_PIXELS):
-            self.values += map_slices(ssim, gt[part], pred[part])
+            self.pending.submit(ssim, gt[part], pred[part])
 
 
-class Niqe(PerFrame):
+class Niqe(Pooled):
     name = "niqe"
     convention = (
         "MATLAB niqe_release computequality: rgb2gray, 96-px blocks, two scales, pristine model "
@@ -66,4 +80,4 @@ class Niqe(PerFrame):
 
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
         for part in sub_batches(pred, budget=CPU_PIXELS * 4):
-            self.values += map_slices(partial(niqe_frames, model=self.model), pred[part])
+            self.pending.submit(partial(niqe_frames, model=self.model), pred[part])

@@ -35,8 +35,54 @@ def _centred_planes(frames: np.ndarray) -> np.ndarray:
     return planes
 
 
+def _kernel() -> np.ndarray:
+    """scipy's gaussian_filter1d taps: sigma 1.5, truncated at 3.5 sigma (11 taps), normalised."""
+    x = np.arange(-PAD, PAD + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / SIGMA) ** 2)
+    return k / k.sum()
+
+
+def _opencv():
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
+
+
 def ssim(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Per-frame SSIM of uint8 batches (N, H, W, C), mean over channels."""
+    cv2 = _opencv()
+    if cv2 is not None:
+        return _ssim_opencv(gt, pred, cv2)
+    return _ssim_scipy(gt, pred)
+
+
+def _ssim_opencv(gt: np.ndarray, pred: np.ndarray, cv2) -> np.ndarray:
+    # OpenCV's separable filter with BORDER_REFLECT is scipy's mode='reflect'; in float64 it is 2-4x faster than
+    # scipy's float32 blurs here and needs no centring (float32 in OpenCV missed skimage by 2.4e-5 on a half-black,
+    # half-white frame).
+    k = _kernel()
+    c1, c2 = K1**2, K2**2
+
+    def blur(a: np.ndarray) -> np.ndarray:
+        return cv2.sepFilter2D(a, -1, k, k, borderType=cv2.BORDER_REFLECT)
+
+    out = np.empty(len(gt))
+    for i, (g, p) in enumerate(zip(gt, pred)):
+        channels = []
+        for ch in range(g.shape[2]):
+            x = g[:, :, ch].astype(np.float64) / 255.0
+            y = p[:, :, ch].astype(np.float64) / 255.0
+            ux, uy = blur(x), blur(y)
+            vx, vy, vxy = blur(x * x) - ux * ux, blur(y * y) - uy * uy, blur(x * y) - ux * uy
+            s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+            channels.append(s[PAD:-PAD, PAD:-PAD].mean(dtype=np.float64))
+        out[i] = np.mean(channels)
+    return out
+
+
+def _ssim_scipy(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     # Channels first, so each image plane is contiguous: the 1-D passes along H then W are the same arithmetic, in
     # the same order, as skimage's on one channel, but several times faster than on interleaved RGB.
     # float32 is 3.5x faster than float64. The variances are differences of nearly equal blurred squares, so the

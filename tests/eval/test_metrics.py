@@ -14,6 +14,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from talkingface.errors import TalkingfaceError
 from talkingface.eval import assets
+from talkingface.eval import ssim as ssim_module
 from talkingface.eval.imresize import imresize_half
 from talkingface.eval.niqe import PristineModel, niqe
 from talkingface.eval.ssim import psnr, ssim
@@ -55,15 +56,23 @@ class TestSsimAndPsnr:
         )
         assert abs(ssim(a[None], b[None])[0] - expected) < 1e-5
 
-    @pytest.mark.parametrize("image", ["bright_flat", "camera_plus_one", "coffee_posterised"])
-    def test_ssim_float32_holds_where_rounding_hurts_most(self, image: str) -> None:
+    @pytest.mark.parametrize("engine", ["opencv", "scipy"])
+    @pytest.mark.parametrize("image", ["bright_flat", "camera_plus_one", "coffee_posterised", "half_black_minus_one"])
+    def test_ssim_holds_where_rounding_hurts_most(
+        self, image: str, engine: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Nearly flat, bright regions: variances there are differences of nearly equal numbers."""
+        if engine == "scipy":  # the fallback where OpenCV is not installed
+            monkeypatch.setattr(ssim_module, "_opencv", lambda: None)
+        half = np.concatenate([np.zeros((50, 90, 3), np.uint8), np.full((50, 90, 3), 255, np.uint8)])
         a = {
             "bright_flat": np.full((64, 80, 3), 250, np.uint8),
             "camera_plus_one": np.stack([data.camera()] * 3, axis=-1),
             "coffee_posterised": data.coffee(),
+            "half_black_minus_one": half,
         }[image]
-        b = np.clip(a.astype(int) + 1, 0, 255).astype(np.uint8) if image != "coffee_posterised" else (a // 32) * 32
+        step = -1 if image == "half_black_minus_one" else 1
+        b = np.clip(a.astype(int) + step, 0, 255).astype(np.uint8) if image != "coffee_posterised" else (a // 32) * 32
         expected = structural_similarity(
             a / 255.0, b / 255.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1,
             channel_axis=-1,
