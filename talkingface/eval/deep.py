@@ -69,16 +69,13 @@ class Fid(Metric):
     def __init__(self, *, weights_dir: str, device: str) -> None:
         from .fid_net import RunningStats, load_fid_inception
 
-        if device.startswith("cuda"):
-            RunningStats = DeviceRunningStats  # noqa: N806 - the class to instantiate per prediction
-
         path = assets.locate_network(assets.FID_INCEPTION, weights_dir, metric=self.name)
         self.device = device
         self.net = load_fid_inception(path=path, device=device)
         self._weights = sha256s(path)
-        self._stats = RunningStats
-        self.gt = RunningStats()
-        self.pred = RunningStats()
+        # On a GPU the statistics stay beside the features (see DeviceRunningStats).
+        self._stats = DeviceRunningStats if device.startswith("cuda") else RunningStats
+        self.gt, self.pred = self._stats(), self._stats()
 
     def weights(self) -> Dict[str, str]:
         return self._weights

@@ -6,7 +6,8 @@ import csv
 import json
 import os
 import platform
-from typing import Any, Dict, List, Sequence
+import sys
+from typing import Any, Dict, List, Sequence, Tuple
 
 from .. import __version__
 from ..atomic import replacing
@@ -21,9 +22,10 @@ def columns(results: Sequence[Scores]) -> List[str]:
     return seen
 
 
-def markdown(results: Sequence[Scores]) -> str:
+def table(results: Sequence[Scores]) -> Tuple[List[str], List[List[str]]]:
+    """Header and formatted rows of the comparison table, for stdout (markdown) and the HTML report alike."""
     names = columns(results)
-    lines = ["| video | frames | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 2)]
+    rows = []
     for r in results:
         summary = r.summary()
         cells = []
@@ -37,8 +39,14 @@ def markdown(results: Sequence[Scores]) -> str:
                 cells.append("inf")
             else:
                 cells.append(f"{s['mean']:.4f} ± {s['std']:.4f}")
-        lines.append(f"| {os.path.basename(r.video)} | {r.frames_scored} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append([os.path.basename(r.video), str(r.frames_scored), *cells])
+    return ["video", "frames", *names], rows
+
+
+def markdown(results: Sequence[Scores]) -> str:
+    header, rows = table(results)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
 
 
 def versions() -> Dict[str, str]:
@@ -51,8 +59,6 @@ def versions() -> Dict[str, str]:
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
     }
-    import sys
-
     for name in ("torch", "torchvision", "cv2"):
         module = sys.modules.get(name)
         if module is not None:

@@ -8,7 +8,7 @@ import os
 from typing import List, Sequence, Tuple
 
 from ..atomic import replacing
-from .outputs import markdown
+from .outputs import table
 from .scorer import Scores
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -108,10 +108,9 @@ def render(gt_video: str, results: Sequence[Scores]) -> str:
 
 
 def _table(results: Sequence[Scores]) -> str:
-    lines = [line.strip("|").split("|") for line in markdown(results).splitlines()]
-    head, body = lines[0], lines[2:]
-    out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(c.strip())}</th>" for c in head) + "</tr>"]
-    out += ["<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in row) + "</tr>" for row in body]
+    head, body = table(results)
+    out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>"]
+    out += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body]
     return "\n".join([*out, "</table>"])
 
 

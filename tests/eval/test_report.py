@@ -47,6 +47,8 @@ def test_page_is_self_contained_and_escaped() -> None:
     assert "gaussian&lt;talker&gt;.mp4" in page and "<talker>" not in page
     assert "<script" not in page and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "resized from 256x256" in page and "12.5000" in page
+    piped = Scores(video="/x/a|b.mp4", frames_scored=3, per_frame={"psnr": [30.0, 31.0, 32.0]})
+    assert "<td>a|b.mp4</td><td>3</td><td>31.0000 ± 0.8165</td>" in report.render("/gt.mp4", [piped])
 
 
 def test_renders_in_headless_chromium(tmp_path: Path) -> None:
