@@ -11,7 +11,7 @@ from typing import List, Optional
 from .errors import TalkingfaceError
 
 
-def _tool(name: str) -> str:
+def tool(name: str) -> str:
     exe = shutil.which(name)
     if exe is None:
         raise TalkingfaceError(f"{name} is not installed", fix=f"install ffmpeg (it provides {name}) or use the image")
@@ -27,7 +27,7 @@ class Probe:
 
 def probe(path: str) -> Probe:
     out = subprocess.run(
-        [_tool("ffprobe"), "-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "json", path],
+        [tool("ffprobe"), "-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "json", path],
         capture_output=True,
         text=True,
         check=False,
@@ -42,7 +42,7 @@ def probe(path: str) -> Probe:
 
 
 def ffmpeg(args: List[str], *, what: str, log: Optional[str] = None) -> None:
-    argv = [_tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
+    argv = [tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
     out = subprocess.run(argv, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         reason = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
@@ -54,7 +54,7 @@ def ffmpeg(args: List[str], *, what: str, log: Optional[str] = None) -> None:
 def video_fps(path: str) -> float:
     out = subprocess.run(
         [
-            _tool("ffprobe"),
+            tool("ffprobe"),
             "-v",
             "error",
             "-select_streams",

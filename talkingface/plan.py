@@ -30,6 +30,10 @@ class Step:
     reuse_outputs: bool = False
     # Remove stale outputs before a (re)run: some upstream commands never overwrite (ffmpeg without -y).
     clean_outputs: bool = False
+    # Files (globs) the step reads: their sizes and times are part of its fingerprint, so a changed input reruns it.
+    inputs: Tuple[str, ...] = ()
+    # The step skips per-frame outputs a killed attempt already finished; its partial outputs are kept for it.
+    resumable: bool = False
 
     def command(self, *, forced: bool = False) -> Tuple[str, ...]:
         return self.forced_argv if forced and self.forced_argv is not None else self.argv
@@ -47,6 +51,8 @@ def step(
     forced_argv: Optional[Sequence[str]] = None,
     reuse_outputs: bool = False,
     clean_outputs: bool = False,
+    inputs: Iterable[str] = (),
+    resumable: bool = False,
 ) -> Step:
     return Step(
         id=id,
@@ -59,6 +65,8 @@ def step(
         forced_argv=tuple(forced_argv) if forced_argv is not None else None,
         reuse_outputs=reuse_outputs,
         clean_outputs=clean_outputs,
+        inputs=tuple(inputs),
+        resumable=resumable,
     )
 
 
@@ -83,6 +91,8 @@ class Plan:
             prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in item.env)
             command = " ".join(shlex.quote(a) for a in item.argv)
             lines.append(f"    {prefix + ' ' if prefix else ''}{command}")
+            for path in item.inputs:
+                lines.append(f"    <- {path}")
             for out in item.outputs:
                 lines.append(f"    -> {out}")
         return "\n".join(lines)

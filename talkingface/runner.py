@@ -2,8 +2,9 @@
 
 Upstream projects chain their steps with unchecked ``os.system``; here a step fails when its command exits
 non-zero *or* exits 0 without (re)writing its declared outputs. A finished step leaves a marker holding the
-fingerprint of its command; a rerun skips steps whose marker matches and whose outputs still exist, so a crash
-or Ctrl-C resumes where it stopped.
+fingerprint of its command and of its inputs' content; a rerun skips steps whose marker matches and whose outputs
+still exist, so a crash or Ctrl-C resumes where it stopped, and a changed input redoes what depends on it.
+A resumable step (our own per-frame steps) killed half-way keeps its finished frames for the next attempt.
 """
 
 from __future__ import annotations
@@ -25,9 +26,70 @@ from .plan import Plan, Step
 from .progress import PlanProgress, clock
 
 
-def fingerprint(item: Step, *, forced: bool = False) -> str:
-    payload = json.dumps([list(item.command(forced=forced)), item.cwd, sorted(item.env)], sort_keys=True)
+class ContentHashes:
+    """sha256 of input files, recomputed only when a file's size or time changed since it was last hashed.
+
+    Content, not times, decides: copying the same video again, or a step redone with identical results, does not
+    redo the steps after it.
+    """
+
+    def __init__(self, path: Optional[Path] = None) -> None:
+        self.path = path
+        self.known: Dict[str, List[object]] = {}
+        if path is not None:
+            try:
+                self.known = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self.known = {}
+
+    def digest(self, file: str) -> Optional[str]:
+        try:
+            info = os.stat(file)
+        except OSError:
+            return None
+        stamp = [info.st_size, info.st_mtime_ns, info.st_ino]
+        cached = self.known.get(file)
+        if cached and cached[:3] == stamp:
+            return str(cached[3])
+        sha = hashlib.sha256()
+        with open(file, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                sha.update(block)
+        self.known[file] = [*stamp, sha.hexdigest()]
+        return sha.hexdigest()
+
+    def state(self, patterns: Sequence[str]) -> List[List[object]]:
+        """Each input file and its digest; a pattern that matches nothing counts as such."""
+        state: List[List[object]] = []
+        for pattern in patterns:
+            hits = sorted(glob.glob(pattern))
+            state += [[hit, self.digest(hit)] for hit in hits] or [[pattern, None]]
+        return state
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.known), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def fingerprint(item: Step, *, forced: bool = False, hashes: Optional[ContentHashes] = None) -> str:
+    """The command and the content of its inputs: a changed input means a rerun."""
+    inputs = (hashes or ContentHashes()).state(item.inputs)
+    payload = json.dumps([list(item.command(forced=forced)), item.cwd, sorted(item.env), inputs], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def remove_partials(patterns: Sequence[str]) -> None:
+    """Temporary files a killed step left beside its outputs (``atomic.replacing`` names them .<name>.partial-*)."""
+    for folder in {os.path.dirname(p) for p in patterns}:
+        for stale in glob.glob(os.path.join(glob.escape(folder), ".*.partial-*")):
+            try:
+                os.unlink(stale)
+            except OSError:
+                continue
 
 
 def snapshot(patterns: Sequence[str]) -> Dict[str, int]:
@@ -69,6 +131,7 @@ class Runner:
     def __init__(self, options: RunOptions, *, out: Optional[BinaryIO] = None) -> None:
         self.options = options
         self.out = out if out is not None else sys.stdout.buffer
+        self.hashes = ContentHashes(Path(options.state_dir) / "input-hashes.json")
 
     def say(self, text: str) -> None:
         self.out.write(f"[talkingface] {text}\n".encode())
@@ -76,6 +139,19 @@ class Runner:
 
     def marker_path(self, item: Step) -> Path:
         return Path(self.options.state_dir) / f"{item.id}.done.json"
+
+    def started_path(self, item: Step) -> Path:
+        return Path(self.options.state_dir) / f"{item.id}.started.json"
+
+    def can_resume(self, item: Step, *, forced: bool, print_: str) -> bool:
+        """A resumable step killed earlier with the same command and inputs continues; anything else starts over."""
+        if not item.resumable or forced:
+            return False
+        try:
+            recorded = json.loads(self.started_path(item).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return recorded.get("fingerprint") == print_
 
     def is_done(self, item: Step) -> bool:
         if item.reuse_outputs and item.outputs and outputs_present(item.outputs):
@@ -85,9 +161,10 @@ class Runner:
             recorded = json.loads(marker.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
-        return recorded.get("fingerprint") in {fingerprint(item), fingerprint(item, forced=True)} and outputs_present(
-            item.outputs
-        )
+        if not outputs_present(item.outputs):
+            return False
+        prints = {fingerprint(item, hashes=self.hashes), fingerprint(item, forced=True, hashes=self.hashes)}
+        return recorded.get("fingerprint") in prints
 
     def run(self, plan: Plan) -> None:
         step_ids = [s.id for s in plan.steps]
@@ -122,12 +199,18 @@ class Runner:
             env[key] = value.replace("${" + key + "}", os.environ.get(key, ""))
         marker = self.marker_path(item)
         marker.unlink(missing_ok=True)
-        if item.clean_outputs:
+        print_ = fingerprint(item, forced=forced, hashes=self.hashes)
+        resume = self.can_resume(item, forced=forced, print_=print_)
+        remove_partials(item.outputs)
+        if resume:
+            self.say(f"[{number}] {item.id}: resuming where the last attempt stopped")
+        elif item.clean_outputs or item.resumable:
             # Only files of this unfinished step; a finished step is never rerun without --force.
             for pattern in item.outputs:
                 for stale in glob.glob(pattern):
                     if os.path.isfile(stale):
                         os.unlink(stale)
+        self._write_record(self.started_path(item), {"fingerprint": print_, "id": item.id})
         before = snapshot(item.outputs)
         began = time.monotonic()
         with open(log_path, "ab") as log:
@@ -171,23 +254,25 @@ class Runner:
                 fix="read the log, fix the cause, and run the same command again: finished steps are skipped",
                 exit_code=1,
             )
-        missing = unwritten(item.outputs, before)
+        # A resumed step may find every output already written by the attempt that was killed.
+        missing = [p for p in item.outputs if not glob.glob(p)] if resume else unwritten(item.outputs, before)
         if missing:
             raise TalkingfaceError(
                 f"step {item.id} ({item.title}) exited 0 but did not write {missing[0]}; its log is {log_path}",
                 fix="the upstream step failed silently: read its log, fix the cause, and run the same command again",
                 exit_code=1,
             )
-        self._write_marker(marker, item, forced=forced, seconds=elapsed)
+        self._write_record(marker, {"fingerprint": print_, "seconds": round(elapsed, 3), "id": item.id})
+        self.started_path(item).unlink(missing_ok=True)
+        self.hashes.save()
         self.say(f"[{number}] {item.id} finished in {clock(elapsed)}")
         return elapsed
 
-    def _write_marker(self, marker: Path, item: Step, *, forced: bool, seconds: float) -> None:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        tmp = marker.with_name(marker.name + ".tmp")
-        record = {"fingerprint": fingerprint(item, forced=forced), "seconds": round(seconds, 3), "id": item.id}
+    def _write_record(self, path: Path, record: Dict[str, object]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, marker)
+        os.replace(tmp, path)
 
     def _heartbeat(self, item: Step, began: float, progress: PlanProgress, stop: threading.Event) -> None:
         while not stop.wait(self.options.heartbeat_s):

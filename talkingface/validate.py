@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import List
 
 from .adapters.base import DatasetSpec
+from .image_size import image_size
 from .npy import npy_shape
 
 PREPROCESS_FIX = "rerun preprocess (finished steps are skipped; add --force to redo them)"
@@ -66,7 +67,20 @@ def check_dataset(spec: DatasetSpec, data_dir: str) -> List[Problem]:
             problems.append(Problem(f"{name} does not parse as camera transforms", PREPROCESS_FIX))
     if spec.transforms and covered and covered != set(range(frames)):
         problems.append(Problem(f"transforms cover {len(covered)} of {frames} frames", PREPROCESS_FIX))
+    if spec.background and os.path.isfile(os.path.join(data_dir, spec.background)):
+        problems += _check_background(data_dir, spec.background)
     return problems
+
+
+def _check_background(data_dir: str, name: str) -> List[Problem]:
+    frame = image_size(os.path.join(data_dir, "ori_imgs", "0.jpg"))
+    background = image_size(os.path.join(data_dir, name))
+    if background is None:
+        return [Problem(f"{name} is not a readable image", PREPROCESS_FIX)]
+    if frame is not None and background != frame:
+        size = "x".join(map(str, background))
+        return [Problem(f"{name} is {size} but the frames are {'x'.join(map(str, frame))}", PREPROCESS_FIX)]
+    return []
 
 
 def _check_au(path: str, frames: int) -> List[Problem]:

@@ -24,13 +24,12 @@ def ffmpeg(*args: str) -> None:
 
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
-    """A 2 s talking clip (video + audio) and a 3 s driving speech file, made with ffmpeg."""
+    """The bundled sample clip (a real face that talks and blinks, 12 s) and a 3 s driving speech file."""
+    from talkingface.sample_clip import generate
+
     root = tmp_path_factory.mktemp("media")
     clip, speech = root / "clip.mp4", root / "speech.wav"
-    ffmpeg(
-        "-f", "lavfi", "-i", "testsrc=size=64x64:rate=25", "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000",
-        "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(clip),
-    )  # fmt: skip
+    generate(clip, seconds=12.0, size=512)
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=500:sample_rate=22050", "-t", "3", str(speech))
     return {"clip": clip, "speech": speech}
 

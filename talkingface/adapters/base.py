@@ -26,6 +26,8 @@ class DatasetSpec:
     features: Tuple[str, ...] = ()
     au_csv: Optional[str] = None
     transforms: Tuple[str, ...] = ()
+    # The background image, which must have the frames' size.
+    background: Optional[str] = "bc.jpg"
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ class Adapter(abc.ABC):
             "blink intensity (AU45) from the landmarks, written as OpenFace's au.csv",
             own("au-from-landmarks", "--data_dir", data_dir, "--out", out),
             cwd=req.paths.workspace,
+            inputs=(posixpath.join(data_dir, "ori_imgs", "*.lms"),),
             outputs=(out,),
             weight=0.1,
         )

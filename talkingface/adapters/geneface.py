@@ -17,7 +17,9 @@ from typing import Any, Dict, List, Tuple
 
 from ..layout import ContainerRoots, TaskPaths, default_paths
 from ..plan import Step, own, step
+from . import own_prep
 from .base import BFM_FILE, Adapter, DatasetSpec, choice
+from .lineage import OWN_TASKS, TASK_INPUTS
 
 ENV = {"PYTHONPATH": ".:${PYTHONPATH}"}
 STAGES = ("head", "torso", "postnet")
@@ -137,16 +139,13 @@ class GeneFace(Adapter):
                 outputs=(posixpath.join(egs, "lm3d_radnerf.yaml"),),
                 weight=0.01,
             ),
-            step(
-                "stage-video",
-                "put the video where upstream reads it, at 25 fps",
-                own("stage-input", "--src", req.video, "--dst", raw, "--fps", "25"),
-                cwd=ws,
-                outputs=(raw,),
-                weight=0.5,
-            ),
+            *own_prep.input_steps(req, data, raw),
+            own_prep.audio_step(req, raw, posixpath.join(data, "aud.wav")),
+            own_prep.frames_step(req, raw, data),
         ]
         for number, title, outputs, weight in TASKS:
+            if number in OWN_TASKS:
+                continue
             argv = ("data_util/process.py", f"--video_id={task}", f"--task={number}")
             produced = tuple(posixpath.join(data, out) for out in outputs)
             steps.append(
@@ -158,6 +157,7 @@ class GeneFace(Adapter):
                     produced,
                     weight,
                     clean_outputs=True,
+                    inputs=tuple(posixpath.join(data, path) for path in TASK_INPUTS.get(number, ())),
                 )
             )
         steps += [

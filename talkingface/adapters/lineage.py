@@ -1,7 +1,8 @@
 """Steps shared by the AD-NeRF lineage (ER-NeRF, GaussianTalker): ``data_utils/process.py --task 1..9``.
 
 Upstream runs the nine tasks in one process and never checks them; here each task is its own step with the
-files it must produce, so a task that fails quietly stops the plan at once.
+files it must produce, so a task that fails quietly stops the plan at once. Tasks 1, 3 and 7 (audio, frames,
+face_alignment landmarks) are replaced by our own offline steps, which also normalize the video first.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from ..layout import ContainerRoots
 from ..plan import Step, step
+from . import own_prep
 from .base import BFM_FILE, Adapter, DatasetSpec, features_given
 
 # task -> (title, outputs relative to the dataset folder, relative cost)
@@ -43,9 +45,24 @@ TRACKING_HELPERS = tuple(
 )
 
 
+# Tasks our own steps do instead (talkingface.adapters.own_prep): audio, frames, landmarks.
+OWN_TASKS = (1, 3, 7)
+# What each upstream task reads, so a redone input redoes the task.
+TASK_INPUTS: Dict[int, Tuple[str, ...]] = {
+    2: ("aud.wav",),
+    4: ("ori_imgs/*.jpg",),
+    5: ("parsing/*.png",),
+    6: ("parsing/*.png", "bc.jpg"),
+    8: ("ori_imgs/*.lms",),
+    9: ("track_params.pt",),
+}
+
+
 def process_steps(root: str, data_dir: str, video: str, extra_outputs: Dict[int, Sequence[str]]) -> List[Step]:
     steps = []
     for task, (title, outputs, weight) in PROCESS_TASKS.items():
+        if task in OWN_TASKS:
+            continue
         declared = tuple(outputs) + tuple(extra_outputs.get(task, ()))
         steps.append(
             step(
@@ -53,6 +70,7 @@ def process_steps(root: str, data_dir: str, video: str, extra_outputs: Dict[int,
                 f"process.py task {task}: {title}",
                 ("python", "data_utils/process.py", video, "--task", str(task)),
                 cwd=root,
+                inputs=[posixpath.join(data_dir, path) for path in TASK_INPUTS.get(task, ())],
                 outputs=[posixpath.join(data_dir, out) for out in declared],
                 weight=weight,
                 clean_outputs=True,
@@ -99,9 +117,12 @@ class AdNerfLineage(Adapter):
     def preprocess_steps(self, req: Any) -> List[Step]:
         data = req.paths.data_dir
         video = posixpath.join(data, f"{req.task}.mp4")
+        split = tuple(posixpath.join(data, name) for name in self.extra_outputs.get(1, ()))
         steps = [
             self.ensure_dirs(req, "dataset-dir", data),
-            self.stage_file(req, "stage-video", req.video, video, "copy the input video into the dataset folder"),
+            *own_prep.input_steps(req, data, video),
+            own_prep.audio_step(req, video, posixpath.join(data, "aud.wav"), split=split),
+            own_prep.frames_step(req, video, data),
         ]
         for item in process_steps(req.upstream_root, data, video, self.extra_outputs):
             steps.append(item)

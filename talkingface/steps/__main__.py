@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from typing import List, Optional
 
-from ..errors import TalkingfaceError
+from ..errors import DISK_FULL_FIX, TalkingfaceError
 
 STEPS = {
     "mkdirs": "mkdirs",
@@ -15,6 +16,9 @@ STEPS = {
     "au-from-landmarks": "au_from_landmarks",
     "mux": "mux",
     "validate": "validate",
+    "check-input": "check_input",
+    "normalize": "normalize",
+    "frames-landmarks": "frames_landmarks",
     "extend-poses": "extend_poses",
     "derive-config": "derive_config",
     "retarget-configs": "retarget_configs",
@@ -34,6 +38,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except TalkingfaceError as exc:
         print(exc.one_line(), file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(TalkingfaceError(f"the disk is full{where}", fix=DISK_FULL_FIX).one_line(), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

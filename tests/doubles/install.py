@@ -6,6 +6,7 @@ python tests/doubles/install.py MODEL ROOT   # prints the environment to export
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -37,10 +38,12 @@ def install(model: str, root: Path) -> Dict[str, str]:
     for folder in ("workspace", "input", "bfm_models", "weights", "bin"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     (root / "bfm_models" / "01_MorphableModel.mat").write_bytes(b"MATLAB 5.0 MAT-file placeholder")
-    # Upstream shells out to `python`; point it at this interpreter.
+    # Upstream shells out to `python`; point it at this interpreter. A script, not a link: a link to a venv's
+    # python runs outside the venv, without its packages.
     python = root / "bin" / "python"
     if not python.exists():
-        python.symlink_to(sys.executable)
+        python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n', encoding="utf-8")
+        python.chmod(0o755)
     env = dict(os.environ)
     env.update(
         TALKINGFACE_MODEL=model,

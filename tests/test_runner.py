@@ -1,0 +1,178 @@
+"""The step runner: skip what is done, redo what changed, resume what was killed, never keep half a file."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sys
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from talkingface.errors import TalkingfaceError
+from talkingface.plan import Plan, Step, step
+from talkingface.runner import Runner, RunOptions
+
+# A step that copies its input to its output, appending a line to a journal so tests see what ran.
+COPY = (
+    "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2]); open(sys.argv[3], 'a').write(sys.argv[2] + '\\n')"
+)
+# A resumable per-frame step: writes frames/0..9.txt, skipping those present, atomically; with a 'crash' file
+# present it stops after 4 new frames with exit status 1.
+FRAMES = """
+import os, sys
+out, crash, journal = sys.argv[1], sys.argv[2], sys.argv[3]
+os.makedirs(out, exist_ok=True)
+new = 0
+for i in range(10):
+    path = os.path.join(out, f"{i}.txt")
+    if os.path.exists(path):
+        continue
+    if os.path.exists(crash) and new == 4:
+        open(os.path.join(out, f".{i}.txt.partial-1"), "w").write("half")
+        sys.exit(1)
+    tmp = os.path.join(out, f".{i}.txt.partial-{os.getpid()}")
+    open(tmp, "w").write(str(i))
+    os.replace(tmp, path)
+    new += 1
+    open(journal, "a").write(f"{i}\\n")
+"""
+
+
+class Workdir:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.journal = root / "journal.txt"
+        (root / "in.txt").write_text("hello")
+
+    def plan(self) -> Plan:
+        r = self.root
+        first = step(
+            "first",
+            "copy in -> a",
+            (sys.executable, "-c", COPY, str(r / "in.txt"), str(r / "a.txt"), str(self.journal)),
+            cwd=str(r),
+            inputs=(str(r / "in.txt"),),
+            outputs=(str(r / "a.txt"),),
+        )
+        second = step(
+            "second",
+            "copy a -> b",
+            (sys.executable, "-c", COPY, str(r / "a.txt"), str(r / "b.txt"), str(self.journal)),
+            cwd=str(r),
+            inputs=(str(r / "a.txt"),),
+            outputs=(str(r / "b.txt"),),
+        )
+        frames = step(
+            "frames",
+            "per-frame files",
+            (sys.executable, "-c", FRAMES, str(r / "frames"), str(r / "crash"), str(self.journal)),
+            cwd=str(r),
+            inputs=(str(r / "b.txt"),),
+            outputs=(str(r / "frames" / "*.txt"),),
+            resumable=True,
+        )
+        return Plan(verb="test", task="t", steps=(first, second, frames))
+
+    def run(self, **options: object) -> str:
+        out = io.BytesIO()
+        runner = Runner(
+            RunOptions(state_dir=str(self.root / "state"), logs_dir=str(self.root / "logs"), **options), out=out
+        )  # type: ignore[arg-type]
+        runner.run(self.plan())
+        return out.getvalue().decode()
+
+    def ran(self) -> List[str]:
+        lines = self.journal.read_text().split() if self.journal.exists() else []
+        self.journal.unlink(missing_ok=True)
+        return [Path(line).name for line in lines]
+
+
+@pytest.fixture()
+def work(tmp_path: Path) -> Workdir:
+    return Workdir(tmp_path)
+
+
+def test_first_run_does_everything_and_the_second_nothing(work: Workdir) -> None:
+    work.run()
+    assert work.ran() == ["a.txt", "b.txt"] + [str(i) for i in range(10)]
+    out = work.run()
+    assert work.ran() == []
+    assert out.count("done before, skipped") == 3
+
+
+def test_the_same_input_copied_again_redoes_nothing(work: Workdir) -> None:
+    work.run()
+    work.ran()
+    copy = work.root / "copy.txt"
+    shutil.copyfile(work.root / "in.txt", copy)
+    (work.root / "in.txt").unlink()
+    copy.rename(work.root / "in.txt")  # same bytes, new inode and time
+    work.run()
+    assert work.ran() == []
+
+
+def test_a_changed_input_redoes_its_step_and_what_depends_on_it(work: Workdir) -> None:
+    work.run()
+    work.ran()
+    (work.root / "in.txt").write_text("changed")
+    work.run()
+    assert work.ran() == ["a.txt", "b.txt"] + [str(i) for i in range(10)]
+    assert (work.root / "b.txt").read_text() == "changed"
+
+
+def test_a_killed_resumable_step_continues_and_keeps_its_finished_frames(work: Workdir) -> None:
+    (work.root / "crash").write_text("")
+    with pytest.raises(TalkingfaceError, match="step frames"):
+        work.run()
+    assert work.ran() == ["a.txt", "b.txt", "0", "1", "2", "3"]
+    assert (work.root / "frames" / ".4.txt.partial-1").exists()
+    kept = (work.root / "frames" / "0.txt").stat().st_mtime_ns
+    (work.root / "crash").unlink()
+    out = work.run()
+    assert "resuming where the last attempt stopped" in out
+    assert work.ran() == [str(i) for i in range(4, 10)]
+    assert (work.root / "frames" / "0.txt").stat().st_mtime_ns == kept
+    assert not list((work.root / "frames").glob(".*partial*"))
+
+
+def test_a_killed_step_whose_input_changed_starts_over(work: Workdir) -> None:
+    (work.root / "crash").write_text("")
+    with pytest.raises(TalkingfaceError):
+        work.run()
+    work.ran()
+    (work.root / "crash").unlink()
+    (work.root / "in.txt").write_text("other")
+    out = work.run()
+    assert "resuming" not in out
+    assert work.ran() == ["a.txt", "b.txt"] + [str(i) for i in range(10)]
+
+
+def test_from_step_redoes_that_step_and_the_rest(work: Workdir) -> None:
+    work.run()
+    work.ran()
+    work.run(from_step="second")
+    assert work.ran() == ["b.txt"] + [str(i) for i in range(10)]
+
+
+def test_force_redoes_everything(work: Workdir) -> None:
+    work.run()
+    work.ran()
+    work.run(force=True)
+    assert work.ran() == ["a.txt", "b.txt"] + [str(i) for i in range(10)]
+
+
+def test_plan_shows_inputs_and_outputs(work: Workdir) -> None:
+    text = work.plan().render()
+    assert f"<- {work.root / 'in.txt'}" in text and f"-> {work.root / 'a.txt'}" in text
+
+
+def test_unknown_from_step_is_an_error(work: Workdir) -> None:
+    with pytest.raises(TalkingfaceError, match="not a step of this plan"):
+        work.run(from_step="nope")
+
+
+def test_step_dataclass_defaults() -> None:
+    item = Step(id="x", title="t", argv=("true",), cwd="/")
+    assert item.inputs == () and item.resumable is False
