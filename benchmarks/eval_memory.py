@@ -22,31 +22,9 @@ from typing import Dict, List
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.proc_memory import tree_rss  # noqa: E402
 from talkingface.eval import assets  # noqa: E402
 from tests.eval.random_weights import write_all  # noqa: E402
-
-
-def tree_rss(root: int) -> int:
-    """Bytes resident in ``root`` and all its descendants."""
-    children: Dict[int, List[int]] = {}
-    rss: Dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            parent, pages = int(fields[1]), int(fields[21])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo += children.get(pid, [])
-    return total
 
 
 def measure(command: List[str], env: Dict[str, str]) -> Dict[str, float]:

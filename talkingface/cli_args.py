@@ -172,7 +172,7 @@ def check_input_file(path: Optional[str], flag: str, *, required: bool, verb: st
 
 def preflight(adapter: Adapter, verb: Verb, req: Request) -> None:
     """Checks against the filesystem of the view ``req`` was resolved in; raises on the first failure."""
-    check_input_file(req.video, "--video_path", required=req.verb in ("preprocess", "train"), verb=req.verb)
+    check_input_file(req.video, "--video_path", required=req.verb in ("check", "preprocess", "train"), verb=req.verb)
     check_input_file(req.audio, "--audio_path", required=verb.needs_audio, verb=req.verb)
     check_input_file(req.au_csv, "--au_csv", required=False, verb=req.verb)
     if features_given(req) and not adapter.accepts_features:

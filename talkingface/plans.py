@@ -27,6 +27,8 @@ def build_plan(adapter: Adapter, req: Request) -> Plan:
             steps += [adapter.validate_step(req)] + adapter.train_steps(req)
     elif verb == "train_only":
         steps = [adapter.validate_step(req)] + adapter.train_steps(req)
+    elif verb == "check":
+        steps = adapter.check_steps(req)
     elif verb == "validate":
         steps = [adapter.validate_step(req)]
     elif verb in ("infer", "extract-features"):

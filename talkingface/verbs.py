@@ -22,6 +22,7 @@ class Verb:
 
 VERBS: Tuple[Verb, ...] = (
     Verb("train", "preprocess the video, then run every training stage", needs_cuda=True, needs_video=True),
+    Verb("check", "check a training video in seconds: its streams, length, and one face throughout", needs_video=True),
     Verb("preprocess", "turn a video into a training dataset", ("preprocess_only",), needs_cuda=True, needs_video=True),
     Verb("train_only", "run the training stages on an existing dataset", needs_cuda=True),
     Verb(

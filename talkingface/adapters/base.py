@@ -12,6 +12,7 @@ from ..errors import TalkingfaceError
 from ..layout import ContainerRoots, TaskPaths, default_paths
 from ..plan import Step, own, step
 from ..upstream import UpstreamPin, pin
+from . import own_prep
 
 BFM_FILE = "01_MorphableModel.mat"
 
@@ -69,7 +70,7 @@ class Adapter(abc.ABC):
 
     def positional_fields(self, verb: str) -> Tuple[str, ...]:
         """Positional forms accepted for ``verb`` (e.g. ``preprocess VIDEO TASK``), as flag names."""
-        return ("video_path", "task") if verb == "preprocess" else ()
+        return ("video_path", "task") if verb in ("check", "preprocess") else ()
 
     def custom_paths(self) -> bool:
         """Whether --data_dir/--model_dir may move data and checkpoints out of the workspace layout."""
@@ -147,6 +148,10 @@ class Adapter(abc.ABC):
             outputs=(wav,),
             weight=0.2,
         )
+
+    def check_steps(self, req: Any) -> List[Step]:
+        """The ``check`` verb: the video's streams, length and face, in seconds, before committing to hours."""
+        return [self.ensure_dirs(req, "dataset-dir", req.paths.data_dir), own_prep.check_step(req, req.paths.data_dir)]
 
     def validate_step(self, req: Any) -> Step:
         return step(

@@ -13,10 +13,10 @@ from ..plan import Step, own, step
 TRACK = "face_track.npz"
 
 
-def input_steps(req: Any, data_dir: str, video: str) -> List[Step]:
-    """Check the given video and track its face, then write it normalized to ``video``."""
+def check_step(req: Any, data_dir: str) -> Step:
+    """Probe the given video and track its face: the checks that stop a bad video in seconds."""
     track = posixpath.join(data_dir, TRACK)
-    check = step(
+    return step(
         "input-check",
         "check the video and track the face (no face, two people, too short: stop here)",
         own("check-input", "--src", req.video, "--out_dir", data_dir, "--needs_audio"),
@@ -25,6 +25,11 @@ def input_steps(req: Any, data_dir: str, video: str) -> List[Step]:
         outputs=(track, posixpath.join(data_dir, "crop_boxes.csv"), posixpath.join(data_dir, "input.json")),
         weight=2.0,
     )
+
+
+def input_steps(req: Any, data_dir: str, video: str) -> List[Step]:
+    """Check the given video and track its face, then write it normalized to ``video``."""
+    track = posixpath.join(data_dir, TRACK)
     normalize = step(
         "normalize",
         "25 fps, 512x512 around the face, H.264; sound as 16 kHz mono",
@@ -34,7 +39,7 @@ def input_steps(req: Any, data_dir: str, video: str) -> List[Step]:
         outputs=(video,),
         weight=1.0,
     )
-    return [check, normalize]
+    return [check_step(req, data_dir), normalize]
 
 
 def audio_step(req: Any, video: str, wav: str, *, split: Sequence[str] = ()) -> Step:

@@ -21,6 +21,8 @@ class VideoStream:
     rotation: int
     fps: Fraction
     pix_fmt: str
+    # The stream's own length in seconds, 0 where the container does not give one (Matroska, WebM).
+    duration: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,13 @@ def _fps(stream: Dict[str, Any]) -> Fraction:
     return Fraction(0)
 
 
+def _seconds(value: Any) -> float:
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def parse(path: str, data: Dict[str, Any]) -> MediaInfo:
     """MediaInfo from ffprobe's JSON (``-show_format -show_streams``); pure, so recorded outputs test it."""
     streams: List[Dict[str, Any]] = data.get("streams") or []
@@ -85,6 +94,7 @@ def parse(path: str, data: Dict[str, Any]) -> MediaInfo:
                 rotation=rotation,
                 fps=_fps(s),
                 pix_fmt=str(s.get("pix_fmt", "?")),
+                duration=_seconds(s.get("duration")),
             )
         elif kind == "audio" and audio is None:
             audio = AudioStream(
@@ -92,7 +102,7 @@ def parse(path: str, data: Dict[str, Any]) -> MediaInfo:
                 sample_rate=int(s.get("sample_rate") or 0),
                 channels=int(s.get("channels") or 0),
             )
-    duration = float(fmt.get("duration") or 0.0)
+    duration = _seconds(fmt.get("duration"))
     return MediaInfo(path=path, container=str(fmt.get("format_name", "?")), duration=duration, video=video, audio=audio)
 
 

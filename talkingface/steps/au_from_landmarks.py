@@ -1,8 +1,13 @@
 """Write OpenFace's ``au.csv`` from the 68-point landmarks, so no model needs OpenFace.
 
-The blink intensity AU45 comes from the eye aspect ratio (EAR, Soukupova & Cech 2016) of both eyes. Calibration
-onto OpenFace's 0-5 scale: the clip's 90th-percentile EAR counts as open (0), and an EAR at 40 % of that, a
-closed eye, as 5; values are clipped to [0, 5]. Frames whose landmarks are missing repeat the previous value.
+The blink intensity AU45 comes from the eye aspect ratio (EAR, Soukupova & Cech 2016) of both eyes, averaged.
+Calibration onto OpenFace's 0-5 intensity scale, linear in the EAR and per clip, so it holds for any face:
+- the clip's 90th-percentile EAR is the open eye: AU45 = 0 (people have their eyes open ~90 % of the time);
+- an EAR at 40 % of that is a closed eye (dlib's eyelid points then nearly touch): AU45 = 4, "severe" on FACS's
+  A-E scale, where OpenFace's AU45_r puts a full blink (3 to 4);
+- values are clipped to [0, 5]. ER-NeRF and GaussianTalker read min(AU45, 2) / 2, so the lid's travel from open
+  to half-closed spans their whole input, and a full blink saturates it, as OpenFace's values do.
+Frames whose landmarks are missing repeat the previous value.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from ..errors import TalkingfaceError
 Point = Tuple[float, float]
 LEFT, RIGHT = range(36, 42), range(42, 48)
 HEADER = "frame, face_id, timestamp, confidence, success, AU45_r"
+OPEN_PERCENTILE = 0.9
+CLOSED_SHARE = 0.4
+CLOSED_INTENSITY = 4.0
 
 
 def read_lms(path: str) -> List[Point]:
@@ -54,11 +62,12 @@ def intensities(ears: Sequence[Optional[float]]) -> List[float]:
     known = [e for e in ears if e is not None]
     if not known:
         return [0.0] * len(ears)
-    open_ear = percentile(known, 0.9) or 1.0
+    open_ear = percentile(known, OPEN_PERCENTILE) or 1.0
     out, last = [], 0.0
     for ear in ears:
         if ear is not None:
-            last = min(5.0, max(0.0, 5.0 * (open_ear - ear) / (0.6 * open_ear)))
+            closure = (open_ear - ear) / ((1.0 - CLOSED_SHARE) * open_ear)
+            last = min(5.0, max(0.0, CLOSED_INTENSITY * closure))
         out.append(last)
     return out
 

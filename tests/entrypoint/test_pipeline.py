@@ -103,6 +103,17 @@ class TestFailures:
 
 
 class TestOtherVerbs:
+    def test_check_then_preprocess_reuses_the_face_track(self, container: Container, media) -> None:
+        video = container.put_input("video", media["clip"])
+        checked = container.run("check", "--video_path", video, "--task", "clip")
+        assert "a face in 300 of 300 frames" in checked.stdout
+        assert container.calls() == []  # no upstream code runs to check a video
+        done = container.run("preprocess", "--video_path", video, "--task", "clip")
+        assert (
+            "input-check: check the video and track the face (no face, two people, too short: stop here) -- done before"
+            in done.stdout
+        )
+
     def test_preprocess_then_validate_then_train_only(self, container: Container, media) -> None:
         video = container.put_input("video", media["clip"])
         container.run("preprocess", "--video_path", video, "--task", "clip")

@@ -41,8 +41,11 @@ class TestBlinks:
         assert eye_aspect_ratio(face(0.0)) == 0.0
 
     def test_scale_is_openface_0_to_5(self) -> None:
-        values = intensities([0.3] * 9 + [0.0, None])
-        assert values[:9] == [0.0] * 9 and values[9] == 5.0 and values[10] == 5.0
+        values = intensities([0.3] * 9 + [0.12, 0.21, 0.0, None])
+        assert values[:9] == [0.0] * 9
+        assert values[9] == pytest.approx(4.0)  # 40 % of the open EAR: closed
+        assert values[10] == pytest.approx(2.0)  # half way
+        assert values[11] == 5.0 and values[12] == 5.0  # clipped; a missing frame repeats the last value
 
     def test_au_csv_has_openface_header_and_one_row_per_frame(self, tmp_path: Path) -> None:
         (tmp_path / "ori_imgs").mkdir()
@@ -53,7 +56,7 @@ class TestBlinks:
         assert done.returncode == 0, done.stderr
         rows = list(csv.DictReader((tmp_path / "au.csv").open()))
         assert len(rows) == 4 and " AU45_r" in rows[0]
-        assert float(rows[0][" AU45_r"]) == 0.0 and float(rows[3][" AU45_r"]) > 4.0
+        assert float(rows[0][" AU45_r"]) == 0.0 and float(rows[3][" AU45_r"]) >= 4.0
 
 
 class TestPoses:
