@@ -220,7 +220,8 @@ class TestPositionalForms:
     def test_preprocess_video_task(self, host: Host) -> None:
         done = host.run("ernerf", "preprocess", str(host.video), "my_task")
         assert done.returncode == 0, done.stderr
-        assert "/workspace/data/my_task/my_task.mp4 --task 1" in done.stdout
+        assert "/workspace/data/my_task/my_task.mp4 --task 2" in done.stdout
+        assert "check-input --src /input/video/" in done.stdout
 
     def test_train_data_model_gpu_stage(self, host: Host) -> None:
         (host.cwd / "data" / "my_task").mkdir(parents=True)
