@@ -31,10 +31,10 @@ venv: $(VENV)/.installed ## create .venv with the pinned test and lint tools
 
 media-tools: ## make sure ffmpeg, zstd and chromium (renders the eval report in tests) are installed, as root from Debian
 	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && command -v zstd >/dev/null \
-	  && command -v chromium >/dev/null || { \
+	  && command -v chromium >/dev/null && command -v espeak-ng >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg zstd chromium >/dev/null; \
-	  else echo "error: ffmpeg, zstd or chromium is missing -- fix: apt-get install ffmpeg zstd chromium" >&2; exit 1; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg zstd chromium espeak-ng >/dev/null; \
+	  else echo "error: ffmpeg, zstd, chromium or espeak-ng is missing -- fix: apt-get install ffmpeg zstd chromium espeak-ng" >&2; exit 1; fi; }
 
 test: venv media-tools build-local ## build the local image line, then run every test (lint included)
 	$(PYTHON) -m pytest
@@ -46,10 +46,11 @@ lint: venv ## ruff, shellcheck and hadolint only
 
 build: $(addprefix build-,$(IMAGES)) ## build every image of LINE (cu113, cu118 need internet; local)
 
-build-local: base-local ## build the local line (Debian base, test doubles, no CUDA): what CI builds
+build-local: wheels base-local ## build the local line (Debian base, test doubles, no CUDA): what CI builds
 	$(MAKE) --no-print-directory build LINE=local
 
-$(addprefix build-,$(MODELS)): build-%: ## build one image: make build-ernerf LINE=cu118
+# The local line's model images install from the wheelhouse (their builds can't reach PyPI).
+$(addprefix build-,$(MODELS)): build-%: $(if $(filter local,$(LINE)),wheels) ## build one image: make build-ernerf LINE=cu118
 	tools/docker-build.sh -f images/$*/Dockerfile --build-arg LINE=$(LINE) --build-arg LOCAL_BASE=$(LOCAL_BASE) \
 	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg UPSTREAM_COMMIT=$(call pin,$*) \
 	  -t talkingface/$*:$(VERSION)-$(LINE) .
@@ -57,6 +58,9 @@ $(addprefix build-,$(MODELS)): build-%: ## build one image: make build-ernerf LI
 build-eval: ## build the evaluation image: make build-eval LINE=cu118
 	tools/docker-build.sh -f images/eval/Dockerfile --build-arg LINE=$(LINE) --build-arg LOCAL_BASE=$(LOCAL_BASE) \
 	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t talkingface/eval:$(VERSION)-$(LINE) .
+
+wheels: ## fetch the local line's pinned wheels (images/common/local-wheels.txt) into .wheels; offline once there
+	tools/fetch-wheels.sh images/common/local-wheels.txt .wheels
 
 base-local: ## the local line's base image, bootstrapped from Debian packages (needs root)
 	tools/bootstrap-base.sh $(LOCAL_BASE)
@@ -73,17 +77,25 @@ eval-weights: ## fetch and verify the evaluation's files (NIQE model, LPIPS head
 lock: venv ## regenerate images/*/cu113.lock and cu118.lock from requirements.txt (needs PyPI)
 	for m in $(IMAGES); do for l in cu113 cu118; do $(PYTHON) tools/lock_requirements.py images/$$m $$l; done; done
 
-demo: venv media-tools ## train and infer on a generated clip, upstream replaced by the test doubles (no GPU, no network)
+demo: venv media-tools sample ## train and infer on a generated clip, upstream replaced by the test doubles (no GPU, no network)
 	$(PYTHON) tests/demo.py --model $(DEMO_MODEL) --dir $(DEMO_DIR)
 
 dry-run-%: ## print the docker command and in-container plan of `train` for one model (TEST_MODE=1)
 	@[ -f $(DEMO_DIR)/input/clip.mp4 ] || $(MAKE) --no-print-directory demo-clip
 	TEST_MODE=1 ./bin/run_$*.sh train --video_path $(DEMO_DIR)/input/clip.mp4 --gpu GPU0 --bfm_dir $(DEMO_DIR)/bfm_models
 
-demo-clip: venv media-tools
+demo-clip: venv media-tools sample
 	$(PYTHON) tests/demo.py --model $(DEMO_MODEL) --dir $(DEMO_DIR) --clip-only
+
+sample: samples/sample.mp4 ## write the bundled sample clip samples/sample.mp4 (deterministic)
+
+# Order-only (after |): the always-run checks must not make the clip look out of date; only its generator does.
+samples/sample.mp4: talkingface/sample_clip.py | venv media-tools
+	$(PYTHON) -m talkingface.sample_clip --out $@
+
+.PHONY: sample
 
 clean: ## remove .venv and the demo workspace (never your own workspaces)
 	rm -rf $(VENV) workspace/demo-*
 
-.PHONY: help venv media-tools test lint eval-weights build build-local $(addprefix build-,$(IMAGES)) base-local save load lock demo demo-clip clean
+.PHONY: help venv media-tools test lint eval-weights build build-local $(addprefix build-,$(IMAGES)) wheels base-local save load lock demo demo-clip clean
