@@ -44,6 +44,10 @@ lint: venv ## ruff, shellcheck and hadolint only
 	$(VENV)/bin/shellcheck bin/*.sh tools/*.sh images/*/*.sh .ci/run
 	$(VENV)/bin/hadolint images/*/Dockerfile
 
+# LINE's default (cu113) is for builds: without LINE given, the doctor checks the line the run scripts would pick.
+doctor: ## check this machine: docker, NVIDIA runtime, GPUs and which CUDA line each can run, disk, BFM, weights, images
+	./bin/doctor.sh $(if $(filter file,$(origin LINE)),,--line $(LINE))
+
 build: $(addprefix build-,$(IMAGES)) ## build every image of LINE (cu113, cu118 need internet; local)
 
 build-local: wheels base-local ## build the local line (Debian base, test doubles, no CUDA): what CI builds
@@ -98,4 +102,4 @@ samples/sample.mp4: talkingface/sample_clip.py | venv media-tools
 clean: ## remove .venv and the demo workspace (never your own workspaces)
 	rm -rf $(VENV) workspace/demo-*
 
-.PHONY: help venv media-tools test lint eval-weights build build-local $(addprefix build-,$(IMAGES)) wheels base-local save load lock demo demo-clip clean
+.PHONY: help venv media-tools test lint doctor eval-weights build build-local $(addprefix build-,$(IMAGES)) wheels base-local save load lock demo demo-clip clean
