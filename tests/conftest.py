@@ -8,7 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 
@@ -79,6 +79,17 @@ class Container:
         if check and done.returncode != 0:
             raise AssertionError(f"entrypoint {argv} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done
+
+    def start(self, *argv: str, fail: str = "", **popen: Any) -> subprocess.Popen:
+        """The entrypoint in a session of its own, so a test can kill it with every process it started."""
+        env = dict(self.env, FAKE_UPSTREAM_FAIL=fail)
+        return subprocess.Popen(
+            [sys.executable, str(REPO / "entrypoints" / "talkingface-entrypoint"), *argv],
+            cwd=self.workspace,
+            env=env,
+            start_new_session=True,
+            **popen,
+        )
 
     def calls(self) -> List[dict]:
         import json

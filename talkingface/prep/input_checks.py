@@ -10,6 +10,9 @@ from .probe import MediaInfo
 MIN_SECONDS = 10.0
 # Upstream asks for 1-5 minutes; shorter clips train, but the head sees few poses and mouth shapes.
 ADVISED_SECONDS = 60.0
+# Decoded frames fall short of the header's length by rounding and frame-rate conversion only; a second more means
+# the file stops early, as a truncated download whose index survived does (ffmpeg decodes what is there, exits 0).
+SHORTFALL_SECONDS = 1.0
 
 
 def check_streams(info: MediaInfo, *, needs_audio: bool) -> List[str]:
@@ -34,7 +37,8 @@ def check_streams(info: MediaInfo, *, needs_audio: bool) -> List[str]:
         )
     if info.duration < MIN_SECONDS:
         raise TalkingfaceError(
-            f"{info.path} lasts {info.duration:.1f} s; training needs at least {MIN_SECONDS:.0f} s",
+            # Two decimals: 9.96 s must not read as "10.0 s" next to "at least 10 s".
+            f"{info.path} lasts {info.duration:.2f} s; training needs at least {MIN_SECONDS:.0f} s",
             fix="pass a longer video (1 to 5 minutes of one person talking is best)",
             exit_code=1,
         )
@@ -45,6 +49,22 @@ def check_streams(info: MediaInfo, *, needs_audio: bool) -> List[str]:
             "(1 to 5 minutes is best)"
         )
     return warnings
+
+
+def check_decoded(info: MediaInfo, frames: int, *, fps: int) -> None:
+    """Raise if ``frames`` decoded at ``fps`` end well before the video's header says the video does."""
+    assert info.video is not None  # noqa: S101 - check_streams raised otherwise
+    said = info.video.duration or info.duration
+    expected = int(round(said * fps))
+    # Without the stream's own length, the file's may include audio that runs on after the picture.
+    slack = fps * SHORTFALL_SECONDS if info.video.duration else max(fps * SHORTFALL_SECONDS, 0.1 * expected)
+    if expected - frames > slack:
+        raise TalkingfaceError(
+            f"{info.path} stops after {clock(frames / fps)} (mm:ss) though its header says {clock(said)}: only "
+            f"{frames} of {expected} frames decode",
+            fix="the file is truncated or damaged: re-export or re-download it",
+            exit_code=1,
+        )
 
 
 def clock(seconds: float) -> str:

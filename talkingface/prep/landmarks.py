@@ -8,6 +8,7 @@ temporary name and renamed, so a killed run leaves whole files only, and a rerun
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any, Optional
 
@@ -47,6 +48,11 @@ def _write(path: str, data: bytes) -> None:
         with open(tmp, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
+    except OSError as exc:
+        # A write that fills the disk says nothing of where; the one-line error names the file (and so the disk).
+        if exc.errno == errno.ENOSPC and not exc.filename:
+            raise OSError(exc.errno, exc.strerror, path) from exc
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -9,6 +9,7 @@ from typing import List, Optional
 
 from ..errors import DISK_FULL_FIX, TalkingfaceError
 
+NO_SPACE = "No space left on device"
 STEPS = {
     "mkdirs": "mkdirs",
     "stage-input": "stage_input",
@@ -36,6 +37,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return int(module.main(args[1:]) or 0)
     except TalkingfaceError as exc:
+        if NO_SPACE in exc.problem and exc.fix != DISK_FULL_FIX:
+            # A tool said the disk filled up (ffmpeg's last line): the fix is space, not another input file.
+            exc = TalkingfaceError(f"the disk is full: {exc.problem}", fix=DISK_FULL_FIX, exit_code=1)
         print(exc.one_line(), file=sys.stderr)
         return exc.exit_code
     except OSError as exc:

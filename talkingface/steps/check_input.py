@@ -20,7 +20,7 @@ from ..atomic import replacing
 from ..prep.decode import FPS, batches, grab, scaled
 from ..prep.face_detect import ChunkFaces, detect_chunk, scout_scale
 from ..prep.face_track import check_faces, crop_box, describe_ranges, fill_gaps, judge_unsearched, missing_ranges
-from ..prep.input_checks import check_streams
+from ..prep.input_checks import check_decoded, check_streams
 from ..prep.pool import Ordered
 from ..prep.probe import probe
 from ..progress import FrameMeter
@@ -85,8 +85,9 @@ def main(argv: List[str]) -> int:
     counts = np.array([n for r in found for _, n in r.sampled], dtype=np.int64)
     searched = np.concatenate([r.searched for r in found]) if found else np.zeros(0, dtype=bool)
     present = judge_unsearched(~np.isnan(boxes[:, 0]), searched)
-    check_faces(present, counts, fps=FPS, path=args.src)
     frames_total = len(boxes)
+    check_decoded(info, frames_total, fps=FPS)
+    check_faces(present, counts, fps=FPS, path=args.src)
     gaps = missing_ranges(present)
     missing = int((~present).sum())
     later: List[str] = []
