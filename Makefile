@@ -75,8 +75,14 @@ save: ## docker save the LINE's images into $(DIST) as zstd archives with SHA256
 load: ## verify BUNDLE (default $(DIST)) against its SHA256SUMS, then docker load it
 	tools/images-load.sh $(BUNDLE)
 
+weights: ## download every weight the images need into WEIGHTS (default ./weights), resuming, verified
+	python3 -m talkingface.weights fetch --dir $(or $(WEIGHTS),weights) $(if $(WEIGHTS_FOR),--image $(WEIGHTS_FOR))
+
+verify-weights: ## check every weight in WEIGHTS against the manifest and its lock (reads only; exit 1 on a problem)
+	python3 -m talkingface.weights verify --dir $(or $(WEIGHTS),weights) $(if $(WEIGHTS_FOR),--image $(WEIGHTS_FOR))
+
 eval-weights: ## fetch and verify the evaluation's files (NIQE model, LPIPS heads, network weights) into WEIGHTS
-	python3 -m talkingface.eval.assets $(or $(WEIGHTS),weights)
+	python3 -m talkingface.weights fetch --dir $(or $(WEIGHTS),weights) --image eval
 
 lock: venv ## regenerate images/*/cu113.lock and cu118.lock from requirements.txt (needs PyPI)
 	for m in $(IMAGES); do for l in cu113 cu118; do $(PYTHON) tools/lock_requirements.py images/$$m $$l; done; done
@@ -102,4 +108,4 @@ samples/sample.mp4: talkingface/sample_clip.py | venv media-tools
 clean: ## remove .venv and the demo workspace (never your own workspaces)
 	rm -rf $(VENV) workspace/demo-*
 
-.PHONY: help venv media-tools test lint doctor eval-weights build build-local $(addprefix build-,$(IMAGES)) wheels base-local save load lock demo demo-clip clean
+.PHONY: help venv media-tools test lint doctor weights verify-weights eval-weights build build-local $(addprefix build-,$(IMAGES)) wheels base-local save load lock demo demo-clip clean

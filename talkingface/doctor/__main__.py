@@ -12,7 +12,8 @@ from typing import List, Optional, Sequence, Tuple
 from .. import __version__
 from ..adapters import get_adapter
 from ..upstream import load_pins
-from .checks import exit_code, run_checks
+from ..weights.manifest import load_manifest
+from .checks import exit_code, needs_gpu, run_checks
 from .facts import MODEL_IMAGES, gather
 from .lines import LINE_CHOICES
 from .report import render, to_json
@@ -21,8 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def expected_weights(line: str) -> Tuple[str, ...]:
-    """The files the weights folder must hold for ``line``: none until the weights manifest lists them."""
-    return ()
+    """The files the weights folder must hold for ``line``: the weights manifest's, for the three model images.
+
+    The local line's test doubles read no weights; the eval image's files are left out, as a missing eval image
+    only warns."""
+    if not needs_gpu(line):
+        return ()
+    return load_manifest().paths(MODEL_IMAGES)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
