@@ -55,7 +55,7 @@ def timed(command: List[str], env: Dict[str, str]) -> Dict[str, float]:
     peak = 0
     while child.poll() is None:
         peak = max(peak, tree_rss(child.pid))
-        time.sleep(0.05)
+        time.sleep(0.2)
     if child.returncode != 0:
         raise SystemExit(f"{command[:4]} failed: {child.stderr.read()[-2000:] if child.stderr else ''}")
     return {"seconds": time.perf_counter() - start, "peak_gb": peak / 1e9}

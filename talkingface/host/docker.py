@@ -35,6 +35,9 @@ class DockerRun:
     gpu_args: Tuple[str, ...] = ()
     env: Tuple[Tuple[str, str], ...] = ()
     shm_size: str = "16g"
+    # Nothing is downloaded at run time (weights are pre-seeded, caches are offline), so no verb needs a network;
+    # without one, a forgotten download fails at once instead of hanging on an air-gapped cluster.
+    network: str = "none"
     workdir: str = "/workspace"
     interactive: bool = False
     tty: bool = False
@@ -51,6 +54,7 @@ class DockerRun:
             ["--name", self.name],
             ["--user", self.user],
             ["--security-opt", "no-new-privileges"],
+            ["--network", self.network],
             ["--shm-size", self.shm_size],
         ]
         if self.gpu_args:

@@ -26,13 +26,31 @@ def _drain(stream, sink: List[bytes]) -> None:  # type: ignore[no-untyped-def]
 
 
 def batches(
-    path: str, *, filters: str, width: int, height: int, pix_fmt: str, batch: int, start: float = 0.0
+    path: str,
+    *,
+    filters: str,
+    width: int,
+    height: int,
+    pix_fmt: str,
+    batch: int,
+    start: float = 0.0,
+    frames: int = 0,
+    threads: int = 0,
 ) -> Iterator[Tuple[int, np.ndarray]]:
-    """(first frame number, frames (n, H, W[, C]) uint8) in order; ``filters`` must output ``width`` x ``height``."""
+    """(first frame number, frames (n, H, W[, C]) uint8) in order; ``filters`` must output ``width`` x ``height``.
+
+    ``start`` seeks (exactly: ffmpeg decodes from the keyframe before and drops what precedes), ``frames`` stops
+    after that many, ``threads`` caps the decoder's threads (0: ffmpeg's choice).
+    """
     argv = [tool("ffmpeg"), "-nostdin", "-v", "error"]
+    if threads:
+        argv += ["-threads", str(threads)]
     if start > 0:
         argv += ["-ss", f"{start:.3f}"]
-    argv += ["-i", path, "-an", "-sn", "-vf", filters, "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"]
+    argv += ["-i", path, "-an", "-sn", "-vf", filters]
+    if frames:
+        argv += ["-frames:v", str(frames)]
+    argv += ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-"]
     channels = CHANNELS[pix_fmt]
     shape: Tuple[int, ...] = (height, width) if channels == 1 else (height, width, channels)
     frame_bytes = width * height * channels
@@ -63,6 +81,17 @@ def batches(
         reason = errors[-1].decode(errors="replace").strip() if errors else f"exit status {code}"
         fix = "the file is damaged or truncated: re-export or re-download it"
         raise ffmpeg_failed(f"decode {path}", reason, fix=fix)
+
+
+def packet_count(path: str) -> int:
+    """Frames in the first video stream, counted from its packets (fast: nothing is decoded); -1 if unreadable."""
+    out = subprocess.run(
+        [tool("ffprobe"), "-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries",
+         "stream=nb_read_packets", "-of", "csv=p=0", path],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    text = out.stdout.strip().split(",")[0]
+    return int(text) if text.isdigit() else -1
 
 
 def grab(path: str, *, at: float, filters: str, width: int, height: int, pix_fmt: str) -> np.ndarray:

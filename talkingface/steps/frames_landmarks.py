@@ -14,12 +14,13 @@ from typing import List, Mapping
 import numpy as np
 
 from ..errors import TalkingfaceError
-from ..prep.decode import FPS, batches
-from ..prep.landmarks import done, mark_chunk
+from ..prep.decode import FPS, packet_count
+from ..prep.landmarks import done, mark_range
 from ..prep.pool import Ordered
 from ..progress import FrameMeter
 
-CHUNK = 50
+# Frames per worker task: a seek and a decoder start each (~50 ms), and the unit a resumed run skips.
+CHUNK = 250
 
 
 def crop_boxes(track: Mapping[str, np.ndarray], size: int) -> np.ndarray:
@@ -45,30 +46,34 @@ def main(argv: List[str]) -> int:
     finished = np.array([done(args.out_dir, n) for n in range(frames)], dtype=bool)
     if finished.any():
         print(f"resuming: {int(finished.sum())} of {frames} frames were done before")
-    meter = FrameMeter("frames and landmarks", frames)
-    meter.advance(int(finished.sum()))
-    seen = 0
-    filters = f"fps={FPS},format=bgr24"
-    with Ordered() as pool:
-        for start, chunk in batches(
-            args.video, filters=filters, width=args.size, height=args.size, pix_fmt="bgr24", batch=CHUNK
-        ):
-            stop = min(frames, start + len(chunk))
-            seen = start + len(chunk)
-            if start >= frames or finished[start:stop].all():
-                continue
-            skip = finished[start:stop]
-            work = (start, chunk[: stop - start], boxes[start:stop], args.out_dir, skip if skip.any() else None)
-            for written in pool.submit(mark_chunk, *work):
-                meter.advance(written)
-        for written in pool.drain():
-            meter.advance(written)
-    if seen != frames:
+    have = packet_count(args.video)
+    if have != frames:
         raise TalkingfaceError(
-            f"{args.video} has {seen} frames but the face track has {frames}",
+            f"{args.video} has {have} frames but the face track has {frames}",
             fix="the dataset video changed after check-input: rerun preprocess with --from_step input-check",
             exit_code=1,
         )
+    meter = FrameMeter("frames and landmarks", frames)
+    meter.advance(int(finished.sum()))
+    try:
+        mark_all(args, boxes, finished, meter)
+    except RuntimeError as exc:
+        raise TalkingfaceError(str(exc), fix="the dataset video is damaged: rerun with --from_step normalize") from exc
     meter.finish()
     print(f"wrote {frames} frames and landmarks to {args.out_dir}")
     return 0
+
+
+def mark_all(args: argparse.Namespace, boxes: np.ndarray, finished: np.ndarray, meter: FrameMeter) -> None:
+    frames = len(boxes)
+    with Ordered() as pool:
+        for start in range(0, frames, CHUNK):
+            stop = min(frames, start + CHUNK)
+            if finished[start:stop].all():
+                continue
+            skip = finished[start:stop]
+            work = (args.video, start, boxes[start:stop], args.out_dir, skip if skip.any() else None, args.size, FPS)
+            for written in pool.submit(mark_range, *work):
+                meter.advance(written)
+        for written in pool.drain():
+            meter.advance(written)

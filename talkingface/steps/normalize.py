@@ -17,24 +17,17 @@ import numpy as np
 from ..atomic import replacing
 from ..errors import TalkingfaceError, ffmpeg_failed
 from ..media import tool
-from ..prep.decode import FPS
+from ..prep.decode import FPS, packet_count
 from ..progress import FrameMeter
 
 SIZE = 512
-# Fixed thread count: x264's output depends on it, and the same input should give the same file on any machine.
-X264 = ["-c:v", "libx264", "-preset", "fast", "-crf", "16", "-threads", "4", "-pix_fmt", "yuv420p"]
+# ultrafast at CRF 15: 48 dB PSNR against the cropped source, like veryfast's 47.7 (measured on the sample), at twice
+# the speed; the price is a 3x larger file, an intermediate the frames are read from. A fixed thread count: x264's
+# output depends on it, and the same input should give the same file on any machine.
+# A keyframe every 2 s lets frames-landmarks' workers each seek to their own range cheaply.
+X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "15", "-g", "50", "-threads", "4", "-pix_fmt", "yuv420p"]
 AAC = ["-c:a", "aac", "-b:a", "128k", "-ar", "16000", "-ac", "1"]
 EXACT = ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"]
-
-
-def frame_count(path: str) -> int:
-    out = subprocess.run(
-        [tool("ffprobe"), "-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries",
-         "stream=nb_read_packets", "-of", "csv=p=0", path],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    text = out.stdout.strip().split(",")[0]
-    return int(text) if text.isdigit() else -1
 
 
 def main(argv: List[str]) -> int:
@@ -70,7 +63,7 @@ def main(argv: List[str]) -> int:
             raise ffmpeg_failed(
                 f"normalize {args.src}", reason, fix="the file is damaged or truncated: re-export it; see the step log"
             )
-        written = frame_count(str(tmp))
+        written = packet_count(str(tmp))
         if written != frames:
             raise TalkingfaceError(
                 f"normalizing {args.src} gave {written} frames where {frames} were decoded before",

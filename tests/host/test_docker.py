@@ -41,6 +41,7 @@ class TestDockerRun:
     def test_safe_defaults(self) -> None:
         argv = self.make().argv()
         assert argv[:4] == ["docker", "run", "--rm", "--init"]
-        assert "--privileged" not in argv and "--network" not in argv and "host" not in argv
+        assert "--privileged" not in argv and "host" not in argv
+        assert argv[argv.index("--network") + 1] == "none" and argv.count("--network") == 1
         assert argv[argv.index("--user") + 1] == "1000:1000"
         assert argv[argv.index("--security-opt") + 1] == "no-new-privileges"

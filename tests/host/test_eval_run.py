@@ -61,7 +61,8 @@ def test_inputs_read_only_outputs_writable_and_device(tmp_path: Path, gpus: bool
     assert command[command.index("--device") + 1] == ("cuda" if gpus else "cpu")
     assert ("--gpus" in argv) == gpus
     assert argv[image_at].endswith("-cu118" if gpus else "-cu113")  # the fake GPUs are H100s (sm_90)
-    assert f"{os.getuid()}:{os.getgid()}" in argv and "--privileged" not in argv and "--network" not in argv
+    assert f"{os.getuid()}:{os.getgid()}" in argv and "--privileged" not in argv
+    assert argv[argv.index("--network") + 1] == "none"
 
 
 def test_test_mode_prints_and_runs_nothing(tmp_path: Path) -> None:

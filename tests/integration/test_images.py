@@ -103,6 +103,7 @@ class TestEveryVerbInTheLocalImage:
     def test_train_infer_and_the_rest(self, site: Site) -> None:
         before = digest(site.inputs)
         steps = [
+            ["check", "--video_path", "clip.mp4", "--task", "clip"],
             ["convert-bfm", "--task", "clip"],
             ["preprocess", "--video_path", "clip.mp4", "--task", "clip"],
             ["validate", "--task", "clip"],
@@ -123,6 +124,13 @@ class TestEveryVerbInTheLocalImage:
         done = site.run("shell", stdin="pwd\n")
         assert done.returncode == 0, done.stderr
         assert f"/opt/upstream/{site.model}" in done.stdout
+
+    def test_every_verb_runs_without_a_network(self, site: Site) -> None:
+        # The verbs above ran in containers started the same way; this shows what those containers could reach.
+        done = site.run("shell", stdin="cat /proc/net/dev\n")
+        assert done.returncode == 0, done.stderr
+        interfaces = {line.split(":")[0].strip() for line in done.stdout.splitlines() if ":" in line}
+        assert interfaces == {"lo"}
 
 
 @pytest.mark.parametrize("model", MODELS)
