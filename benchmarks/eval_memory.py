@@ -15,28 +15,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Dict, List
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.proc_memory import tree_rss  # noqa: E402
+from benchmarks.proc_memory import measure  # noqa: E402
 from talkingface.eval import assets  # noqa: E402
 from tests.eval.random_weights import write_all  # noqa: E402
-
-
-def measure(command: List[str], env: Dict[str, str]) -> Dict[str, float]:
-    start = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    while child.poll() is None:
-        peak = max(peak, tree_rss(child.pid))
-        time.sleep(0.05)
-    if child.returncode != 0:
-        raise SystemExit(f"scoring failed: {child.stderr.read()[-2000:] if child.stderr else ''}")
-    return {"peak_gb": peak / 1e9, "seconds": time.perf_counter() - start}
 
 
 def main() -> int:
@@ -64,6 +50,7 @@ def main() -> int:
                  "--metrics", args.metrics, "--lse_crop", "full", "--weights_dir", str(weights),
                  "--device", args.device],
                 env,
+                every_s=0.05,  # the method docs/eval.md records
             )  # fmt: skip
             print(f"{count:6d} frames: peak {result['peak_gb']:.2f} GB (target <= 3), {result['seconds']:.0f} s")
     return 0

@@ -9,7 +9,7 @@ Targets (issue "Preprocessing that doesn't waste hours"), on a generated 512x512
 - at least 3x faster than the naive equivalent: an ffmpeg frame dump to disk (upstream's task 3 command), then
   reading every frame back and searching it for a face with the same detector, then its landmarks;
 - peak memory of all their processes together at most 2 GB, whatever the length (``--lengths`` measures several).
-Each command runs as its own process; the resident memory of it and its children is summed from /proc every 50 ms.
+Each command runs as its own process; the resident memory of it and its children is summed from /proc every 200 ms.
 """
 
 from __future__ import annotations
@@ -19,17 +19,15 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.proc_memory import tree_rss  # noqa: E402
+from benchmarks.proc_memory import measure  # noqa: E402
 
 NAIVE_LANDMARKS = r"""
 import glob, os, sys
@@ -49,18 +47,6 @@ for path in sorted(glob.glob(os.path.join(folder, "*.jpg"))):
 """
 
 
-def timed(command: List[str], env: Dict[str, str]) -> Dict[str, float]:
-    start = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    while child.poll() is None:
-        peak = max(peak, tree_rss(child.pid))
-        time.sleep(0.2)
-    if child.returncode != 0:
-        raise SystemExit(f"{command[:4]} failed: {child.stderr.read()[-2000:] if child.stderr else ''}")
-    return {"seconds": time.perf_counter() - start, "peak_gb": peak / 1e9}
-
-
 def ours(clip: Path, data: Path, env: Dict[str, str]) -> Dict[str, Dict[str, float]]:
     py = [sys.executable, "-m", "talkingface.steps"]
     video, track = data / "clip.mp4", data / "face_track.npz"
@@ -72,7 +58,7 @@ def ours(clip: Path, data: Path, env: Dict[str, str]) -> Dict[str, Dict[str, flo
                              "--out_dir", str(data / "ori_imgs")],
         "au-csv": [*py, "au-from-landmarks", "--data_dir", str(data), "--out", str(data / "au.csv")],
     }  # fmt: skip
-    return {name: timed(command, env) for name, command in steps.items()}
+    return {name: measure(command, env) for name, command in steps.items()}
 
 
 def naive(clip: Path, data: Path, env: Dict[str, str]) -> Dict[str, Dict[str, float]]:
@@ -81,8 +67,8 @@ def naive(clip: Path, data: Path, env: Dict[str, str]) -> Dict[str, Dict[str, fl
     dump = ["ffmpeg", "-v", "error", "-i", str(clip), "-vf", "fps=25", "-qmin", "1", "-q:v", "1",
             "-start_number", "0", str(frames / "%d.jpg")]  # fmt: skip
     return {
-        "ffmpeg frame dump": timed(dump, env),
-        "read + detect + landmarks": timed([sys.executable, "-c", NAIVE_LANDMARKS, str(frames)], env),
+        "ffmpeg frame dump": measure(dump, env),
+        "read + detect + landmarks": measure([sys.executable, "-c", NAIVE_LANDMARKS, str(frames)], env),
     }
 
 

@@ -49,28 +49,3 @@ def ffmpeg(args: List[str], *, what: str, log: Optional[str] = None) -> None:
         raise TalkingfaceError(
             f"ffmpeg failed to {what}: {reason}", fix="check the input file; see the step log", exit_code=1
         )
-
-
-def video_fps(path: str) -> float:
-    out = subprocess.run(
-        [
-            tool("ffprobe"),
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=r_frame_rate",
-            "-of",
-            "csv=p=0",
-            path,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    num, _, den = out.stdout.strip().partition("/")
-    try:
-        return float(num) / float(den or 1)
-    except (ValueError, ZeroDivisionError):
-        raise TalkingfaceError(f"cannot read the frame rate of {path}", fix="pass a valid video file") from None

@@ -19,7 +19,7 @@ from ..layout import ContainerRoots, TaskPaths, default_paths
 from ..plan import Step, own, step
 from . import own_prep
 from .base import BFM_FILE, Adapter, DatasetSpec, choice
-from .lineage import OWN_TASKS, TASK_INPUTS
+from .lineage import TASK_INPUTS
 
 ENV = {"PYTHONPATH": ".:${PYTHONPATH}"}
 STAGES = ("head", "torso", "postnet")
@@ -27,11 +27,9 @@ EXPERIMENTS = {"head": "lm3d_radnerf", "torso": "lm3d_radnerf_torso", "postnet":
 TEMPLATE = "May"
 RELEASED_POSTNET_STEPS = 4000  # scripts/infer_postnet.sh
 # process_data.sh's order, run one at a time: its background jobs race (tasks 5 and 6 read task 4's output).
+# Tasks 1, 3 and 7 (audio, frames, landmarks) are our own steps (talkingface.adapters.own_prep).
 TASKS: Tuple[Tuple[int, str, Tuple[str, ...], float], ...] = (
-    (1, "extract the audio", ("aud.wav",), 0.2),
     (2, "esperanto and DeepSpeech features", ("aud_esperanto.npy", "aud_deepspeech.npy"), 3.0),
-    (3, "extract frames at 25 fps", ("ori_imgs/*.jpg",), 1.0),
-    (7, "68-point landmarks", ("ori_imgs/*.lms",), 5.0),
     (4, "face parsing", ("parsing/*.png",), 5.0),
     (8, "3DMM face tracking", ("track_params.pt",), 20.0),
     (5, "background image", ("bc.jpg",), 1.0),
@@ -144,8 +142,6 @@ class GeneFace(Adapter):
             own_prep.frames_step(req, raw, data),
         ]
         for number, title, outputs, weight in TASKS:
-            if number in OWN_TASKS:
-                continue
             argv = ("data_util/process.py", f"--video_id={task}", f"--task={number}")
             produced = tuple(posixpath.join(data, out) for out in outputs)
             steps.append(

@@ -15,15 +15,13 @@ from ..plan import Step, step
 from . import own_prep
 from .base import BFM_FILE, Adapter, DatasetSpec, features_given
 
-# task -> (title, outputs relative to the dataset folder, relative cost)
+# Upstream tasks still run, task -> (title, outputs relative to the dataset folder, relative cost). Tasks 1, 3 and 7
+# (audio, frames, landmarks) are our own steps (talkingface.adapters.own_prep).
 PROCESS_TASKS: Dict[int, Tuple[str, Tuple[str, ...], float]] = {
-    1: ("extract the audio (aud.wav)", ("aud.wav",), 0.2),
     2: ("DeepSpeech audio features (aud.npy)", ("aud.npy",), 2.0),
-    3: ("extract frames at 25 fps (ori_imgs)", ("ori_imgs/*.jpg",), 1.0),
     4: ("face parsing (parsing)", ("parsing/*.png",), 5.0),
     5: ("background image (bc.jpg)", ("bc.jpg",), 1.0),
     6: ("torso and ground-truth images", ("gt_imgs/*.jpg", "torso_imgs/*.png"), 5.0),
-    7: ("68-point landmarks (ori_imgs/*.lms)", ("ori_imgs/*.lms",), 5.0),
     8: ("3DMM face tracking (track_params.pt)", ("track_params.pt",), 20.0),
     9: ("camera transforms (transforms_*.json)", ("transforms_train.json", "transforms_val.json"), 0.5),
 }
@@ -45,8 +43,6 @@ TRACKING_HELPERS = tuple(
 )
 
 
-# Tasks our own steps do instead (talkingface.adapters.own_prep): audio, frames, landmarks.
-OWN_TASKS = (1, 3, 7)
 # What each upstream task reads, so a redone input redoes the task.
 TASK_INPUTS: Dict[int, Tuple[str, ...]] = {
     2: ("aud.wav",),
@@ -61,8 +57,6 @@ TASK_INPUTS: Dict[int, Tuple[str, ...]] = {
 def process_steps(root: str, data_dir: str, video: str, extra_outputs: Dict[int, Sequence[str]]) -> List[Step]:
     steps = []
     for task, (title, outputs, weight) in PROCESS_TASKS.items():
-        if task in OWN_TASKS:
-            continue
         declared = tuple(outputs) + tuple(extra_outputs.get(task, ()))
         steps.append(
             step(

@@ -15,24 +15,10 @@ from typing import Callable, Deque, List, Optional
 
 import numpy as np
 
+from ..workers import cores as workers
+from ..workers import init_worker
+
 _POOL: Optional[ProcessPoolExecutor] = None
-
-
-def workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _init_worker() -> None:
-    # One thread per worker: the workers already use every core.
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:
-        pass
 
 
 def _pool() -> ProcessPoolExecutor:
@@ -43,7 +29,7 @@ def _pool() -> ProcessPoolExecutor:
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[name] = "1"
         context = multiprocessing.get_context("spawn")
-        _POOL = ProcessPoolExecutor(max_workers=workers(), mp_context=context, initializer=_init_worker)
+        _POOL = ProcessPoolExecutor(max_workers=workers(), mp_context=context, initializer=init_worker)
     return _POOL
 
 

@@ -12,22 +12,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable, Deque, Iterator, Optional
 
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def _init_worker() -> None:
-    # One thread per worker process: there is one worker per core already.
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:
-        pass
+from ..workers import cores, init_worker
 
 
 class Ordered:
@@ -42,7 +27,7 @@ class Ordered:
             for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
                 os.environ.setdefault(name, "1")
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=init_worker)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Iterator[Any]:
         """Queue ``fn(*args)``; yields the results that had to be collected to stay within the limit."""

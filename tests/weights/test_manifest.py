@@ -20,9 +20,9 @@ from tests.weights.helpers import entry
 
 MANIFEST = load_manifest()
 
-# What upstream downloads at first use or tells the user to fetch, from /work/shared/reference/upstream.md (§1.3,
-# §2.2, §2.3, §3.4, §6) and eval-metrics.md: (where it is published, an image that loads it, where that image looks,
-# relative to the weights folder; a trailing '/' means a folder).
+# What upstream downloads at first use or tells the user to fetch, read from each pinned upstream's README and code
+# and from the metrics' reference implementations: (where it is published, an image that loads it, where that
+# image looks, relative to the weights folder; a trailing '/' means a folder).
 UPSTREAM_DOWNLOADS: Tuple[Tuple[str, str, str], ...] = (
     # §1.3: ER-NeRF's README wgets AD-NeRF's BiSeNet into data_utils/face_parsing; test.py's --modelpath default.
     ("YudongGuo/AD-NeRF", "ernerf", "ernerf/data_utils/face_parsing/79999_iter.pth"),
