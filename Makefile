@@ -14,6 +14,8 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LOCAL_BASE ?= talkingface/base:local
 DIST ?= dist/$(LINE)
 BUNDLE ?= $(DIST)
+# Tests pack weights they wrote, listed in their own manifest.
+WEIGHTS_MANIFEST ?= talkingface/weights_manifest.json
 pin = $(shell python3 -c 'import json; print(json.load(open("talkingface/upstream.json"))["$(1)"]["commit"])')
 DEMO_MODEL ?= gaussiantalker
 DEMO_DIR ?= workspace/demo-$(DEMO_MODEL)
@@ -36,7 +38,16 @@ media-tools: ## make sure ffmpeg, zstd and chromium (renders the eval report in 
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg zstd chromium espeak-ng >/dev/null; \
 	  else echo "error: ffmpeg, zstd, chromium or espeak-ng is missing -- fix: apt-get install ffmpeg zstd chromium espeak-ng" >&2; exit 1; fi; }
 
-test: venv media-tools build-local ## build the local image line, then run every test (lint included)
+slurm-tools: ## make sure Slurm (sbatch, slurmctld, slurmd) and munged are installed, as root from Debian (tests/slurm)
+	@command -v sbatch >/dev/null && command -v slurmctld >/dev/null && command -v slurmd >/dev/null \
+	  && command -v munged >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get -o DPkg::Lock::Timeout=300 update -qq \
+	      && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
+	        slurm-wlm munge >/dev/null; \
+	  else echo "error: sbatch, slurmctld, slurmd or munged is missing -- fix: apt-get install slurm-wlm munge (as root)" >&2; exit 1; fi; }
+
+test: venv media-tools slurm-tools build-local ## build the local image line, then run every test (lint included)
 	$(PYTHON) -m pytest
 
 lint: venv ## ruff, shellcheck and hadolint only
@@ -69,11 +80,21 @@ wheels: ## fetch the local line's pinned wheels (images/common/local-wheels.txt)
 base-local: ## the local line's base image, bootstrapped from Debian packages (needs root)
 	tools/bootstrap-base.sh $(LOCAL_BASE)
 
-save: ## docker save the LINE's images into $(DIST) as zstd archives with SHA256SUMS
-	tools/images-save.sh $(DIST) $(foreach m,$(IMAGES),talkingface/$(m):$(VERSION)-$(LINE))
+# One bundle format for both: make save is make bundle without the weights.
+bundle_make = python3 -m talkingface.bundle make --out $(BUNDLE) --revision $(REVISION) \
+  $(foreach m,$(IMAGES),--image talkingface/$(m):$(VERSION)-$(LINE))
 
-load: ## verify BUNDLE (default $(DIST)) against its SHA256SUMS, then docker load it
-	tools/images-load.sh $(BUNDLE)
+bundle: ## write the offline bundle BUNDLE (default dist/LINE): LINE's images, WEIGHTS, SHA256SUMS, bundle.json
+	$(bundle_make) --weights $(or $(WEIGHTS),weights) --manifest $(WEIGHTS_MANIFEST) $(if $(WEIGHTS_FOR),--weights-for $(WEIGHTS_FOR))
+
+save: ## like make bundle, images only (no weights)
+	$(bundle_make) --no-weights
+
+load: ## check every file of BUNDLE, then docker load its images and put its weights into WEIGHTS
+	python3 -m talkingface.bundle load $(BUNDLE) --weights $(or $(WEIGHTS),weights)
+
+verify-bundle: ## check every file of BUNDLE as make load would, reading only
+	python3 -m talkingface.bundle verify $(BUNDLE) --weights $(or $(WEIGHTS),weights)
 
 weights: ## download every weight the images need into WEIGHTS (default ./weights), resuming, verified
 	python3 -m talkingface.weights fetch --dir $(or $(WEIGHTS),weights) $(if $(WEIGHTS_FOR),--image $(WEIGHTS_FOR))
@@ -108,4 +129,4 @@ samples/sample.mp4: talkingface/sample_clip.py | venv media-tools
 clean: ## remove .venv and the demo workspace (never your own workspaces)
 	rm -rf $(VENV) workspace/demo-*
 
-.PHONY: help venv media-tools test lint doctor weights verify-weights eval-weights build build-local $(addprefix build-,$(IMAGES)) wheels base-local save load lock demo demo-clip clean
+.PHONY: help venv media-tools slurm-tools test lint doctor weights verify-weights eval-weights build build-local $(addprefix build-,$(IMAGES)) wheels base-local bundle save load verify-bundle lock demo demo-clip clean

@@ -14,6 +14,7 @@ from .errors import TalkingfaceError
 from .names import check_task, safe_stem
 from .request import Request
 from .verbs import VERBS, Verb, lookup
+from .weights.manifest import load_manifest
 
 GPU_DEFAULT = "GPU0"
 
@@ -207,9 +208,24 @@ def preflight(adapter: Adapter, verb: Verb, req: Request) -> None:
                 )
             )
     needs += adapter.preflight(req)
+    if verb.needs_cuda or verb.name == "extract-features":
+        check_weights(adapter.name, req.weights_dir)
     for need in needs:
         if not glob.glob(need.pattern):
             raise TalkingfaceError(need.problem, fix=need.fix)
+
+
+def check_weights(image: str, weights_dir: str) -> None:
+    """Every file the manifest lists for this image, before any step: upstream would otherwise download it, which
+    fails offline, or stop with a traceback hours into a run."""
+    missing = [path for path in load_manifest().paths([image]) if not os.path.exists(os.path.join(weights_dir, path))]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise TalkingfaceError(
+            f"{len(missing)} weight files {image} loads are missing from {weights_dir} ({shown})",
+            fix=f"run 'make weights WEIGHTS=<dir> WEIGHTS_FOR={image}' where there is internet, or 'make load "
+            "BUNDLE=<bundle>' from an offline bundle, then pass --weights_dir <dir> (docs/weights.md)",
+        )
 
 
 def request_argv(adapter: Adapter, req: Request) -> List[str]:

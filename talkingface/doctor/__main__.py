@@ -13,7 +13,7 @@ from .. import __version__
 from ..adapters import get_adapter
 from ..upstream import load_pins
 from ..weights.manifest import load_manifest
-from .checks import exit_code, needs_gpu, run_checks
+from .checks import exit_code, run_checks
 from .facts import MODEL_IMAGES, gather
 from .lines import LINE_CHOICES
 from .report import render, to_json
@@ -22,12 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def expected_weights(line: str) -> Tuple[str, ...]:
-    """The files the weights folder must hold for ``line``: the weights manifest's, for the three model images.
-
-    The local line's test doubles read no weights; the eval image's files are left out, as a missing eval image
-    only warns."""
-    if not needs_gpu(line):
-        return ()
+    """The files the weights folder must hold: the weights manifest's, for the three model images, on every line,
+    as each run checks them before its first step. The eval image's are left out: a missing eval image only warns."""
     return load_manifest().paths(MODEL_IMAGES)
 
 

@@ -245,15 +245,19 @@ def check_bfm(bfm: BfmFacts, *, line: str) -> Row:
 
 
 def check_weights(weights: WeightsFacts, *, expected: Sequence[str] = ()) -> Row:
-    """``expected``: relative paths that must be there. Empty until the weights manifest lists them."""
+    """``expected``: the relative paths the manifest lists. Without them every run stops at its weights check,
+    so a missing folder or file fails."""
     name = "weights"
+    fetch = (
+        f"make weights WEIGHTS={weights.path} where there is internet, or make load BUNDLE=<bundle> "
+        f"WEIGHTS={weights.path} from an offline bundle (--weights_dir DIR points elsewhere)"
+    )
     if not weights.exists:
         return Row(
             name,
-            WARN,
+            FAIL if expected else WARN,
             f"{weights.path} does not exist (mounted read-only at /weights when it does)",
-            f"mkdir -p {weights.path}; make eval-weights fills it for the evaluation, --weights_dir DIR points "
-            "elsewhere",
+            fetch,
         )
     if not weights.readable:
         return Row(name, FAIL, f"{weights.path} is not readable by you", f"chmod -R a+rX {weights.path}")
@@ -265,7 +269,7 @@ def check_weights(weights: WeightsFacts, *, expected: Sequence[str] = ()) -> Row
             name,
             FAIL,
             f"{len(missing)} of {len(expected)} expected files missing in {weights.path}: {shown}",
-            f"put them into {weights.path}",
+            fetch,
         )
     checked = f", all {len(expected)} expected ones" if expected else ""
     return Row(name, OK, f"{plural(len(weights.files), 'file')} in {weights.path}{checked}")

@@ -1,7 +1,7 @@
 """``<weights>/weights.lock.json``: the sha256 of each file whose hash is not published, recorded at its first download.
 
 The lock lives in the weights folder so that it travels with the files it vouches for (copied to a cluster, mounted
-read-only into the images). Only ``fetch`` writes it; ``verify`` reads it.
+read-only into the images). ``fetch`` writes it, ``make load`` merges a bundle's into it; ``verify`` reads it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ..atomic import replacing
 from ..errors import TalkingfaceError
@@ -49,33 +49,26 @@ def _broken(path: str, problem: str) -> TalkingfaceError:
     )
 
 
-def load_lock(weights_dir: str) -> Dict[str, LockRecord]:
-    path = lock_path(weights_dir)
-    if not os.path.exists(path):
-        return {}
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        entries = raw["entries"]
-        records = {}
-        for entry_id, item in entries.items():
-            records[entry_id] = LockRecord(
-                path=str(item["path"]),
-                sha256=item["sha256"],
-                size=item["size"],
-                url=str(item["url"]),
-                recorded=str(item["recorded"]),
-                files=tuple(sorted((str(k), str(v)) for k, v in item.get("files", {}).items())),
-            )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise _broken(path, f"{type(exc).__name__}: {exc}") from exc
+def parse_entries(entries: Mapping[str, Any]) -> Dict[str, LockRecord]:
+    """A lock's ``entries`` object, as read from weights.lock.json or carried in a bundle's record."""
+    records = {}
+    for entry_id, item in entries.items():
+        records[entry_id] = LockRecord(
+            path=str(item["path"]),
+            sha256=item["sha256"],
+            size=item["size"],
+            url=str(item["url"]),
+            recorded=str(item["recorded"]),
+            files=tuple(sorted((str(k), str(v)) for k, v in item.get("files", {}).items())),
+        )
     return records
 
 
-def save_lock(weights_dir: str, records: Mapping[str, LockRecord]) -> None:
-    entries = {}
+def entries_json(records: Mapping[str, LockRecord]) -> Dict[str, Any]:
+    entries: Dict[str, Any] = {}
     for entry_id in sorted(records):
         record = records[entry_id]
-        item = {
+        item: Dict[str, Any] = {
             "path": record.path,
             "sha256": record.sha256,
             "size": record.size,
@@ -85,6 +78,20 @@ def save_lock(weights_dir: str, records: Mapping[str, LockRecord]) -> None:
         if record.files:
             item["files"] = dict(record.files)
         entries[entry_id] = item
-    text = json.dumps({"comment": LOCK_COMMENT, "version": 1, "entries": entries}, indent=2) + "\n"
+    return entries
+
+
+def load_lock(weights_dir: str) -> Dict[str, LockRecord]:
+    path = lock_path(weights_dir)
+    if not os.path.exists(path):
+        return {}
+    try:
+        return parse_entries(json.loads(Path(path).read_text(encoding="utf-8"))["entries"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _broken(path, f"{type(exc).__name__}: {exc}") from exc
+
+
+def save_lock(weights_dir: str, records: Mapping[str, LockRecord]) -> None:
+    text = json.dumps({"comment": LOCK_COMMENT, "version": 1, "entries": entries_json(records)}, indent=2) + "\n"
     with replacing(lock_path(weights_dir)) as tmp:
         tmp.write_text(text, encoding="utf-8")

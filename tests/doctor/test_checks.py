@@ -419,9 +419,10 @@ class TestBfm:
 
 
 class TestWeights:
-    def test_missing_folder_warns(self) -> None:
-        row = check_weights(WeightsFacts(path="/w", exists=False))
-        assert row.status == WARN and "mkdir -p /w" in row.fix
+    def test_missing_folder_fails_when_files_are_expected(self) -> None:
+        row = check_weights(WeightsFacts(path="/w", exists=False), expected=["a.pth"])
+        assert row.status == FAIL and "make weights WEIGHTS=/w" in row.fix and "make load BUNDLE=" in row.fix
+        assert check_weights(WeightsFacts(path="/w", exists=False)).status == WARN
 
     def test_counts_files(self, tmp_path: Path) -> None:
         (tmp_path / "torch" / "hub").mkdir(parents=True)
@@ -437,6 +438,7 @@ class TestWeights:
         assert "all 1 expected" in check_weights(weights, expected=["a.pth"]).detail
         row = check_weights(weights, expected=["a.pth", "b.pth", "c/d.pth", "e", "f"])
         assert row.status == FAIL and "4 of 5 expected files missing" in row.detail and "and 1 more" in row.detail
+        assert "make weights WEIGHTS=/w" in row.fix
 
     def test_unreadable(self) -> None:
         assert check_weights(WeightsFacts(path="/w", exists=True, readable=False)).status == FAIL

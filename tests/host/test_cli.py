@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Dict, List
@@ -13,6 +14,7 @@ import pytest
 
 from talkingface.adapters import ADAPTERS, get_adapter
 from talkingface.cli_args import Roots, parse, resolve
+from talkingface.weights.manifest import load_manifest
 from tests.conftest import REPO
 
 MODELS = tuple(ADAPTERS)
@@ -45,10 +47,15 @@ class Host:
         self.bfm = root / "bfm"
         self.bfm.mkdir()
         (self.bfm / "01_MorphableModel.mat").write_bytes(b"mat")
+        self.weights = root / "weights"
+        for relative in load_manifest().paths():
+            (self.weights / relative).parent.mkdir(parents=True, exist_ok=True)
+            (self.weights / relative).write_bytes(b"placeholder")
 
     def env(self, **extra: str) -> Dict[str, str]:
         env = dict(os.environ, PATH=f"{self.bin}{os.pathsep}{os.environ['PATH']}", TEST_MODE="1")
         env["TALKINGFACE_BFM_DIR"] = str(self.bfm)
+        env["TALKINGFACE_WEIGHTS_DIR"] = str(self.weights)
         env["FAKE_DOCKER_ARGV"] = str(self.root / "docker-argv")
         env.update(extra)
         return env
@@ -307,6 +314,21 @@ class TestBadInput:
         (host.bfm / "01_MorphableModel.mat").unlink()
         done = host.run("geneface", "preprocess", "--video_path", "clip.mp4")
         assert done.returncode == 2 and "bfm_models/README.md" in done.stderr
+
+    @pytest.mark.parametrize("model", MODELS)
+    def test_missing_weights_are_named_before_anything_runs(self, host: Host, model: str) -> None:
+        needed = load_manifest().paths([model])
+        (host.weights / needed[-1]).unlink()
+        done = host.run(model, "train", "--video_path", "clip.mp4", TEST_MODE="")
+        assert done.returncode == 2 and done.stderr.count("\n") == 1
+        assert f"1 weight files {model} loads are missing" in done.stderr and needed[-1] in done.stderr
+        assert f"make weights WEIGHTS=<dir> WEIGHTS_FOR={model}" in done.stderr
+        assert not (host.root / "docker-argv").exists() and not host.workspace(model).exists()
+
+    def test_verbs_that_load_no_weights_run_without_them(self, host: Host) -> None:
+        shutil.rmtree(host.weights)
+        assert host.run("ernerf", "check", "--video_path", "clip.mp4").returncode == 0
+        assert host.run("ernerf", "convert-bfm", "--task", "clip").returncode == 0
 
 
 class TestRealRun:

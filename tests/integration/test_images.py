@@ -22,6 +22,8 @@ from talkingface import __version__
 from talkingface.adapters import ADAPTERS
 from talkingface.eval import assets
 from talkingface.upstream import load_pins
+from tests.bundle.conftest import Site as BundleSite
+from tests.bundle.conftest import write_site
 from tests.conftest import REPO, ffmpeg
 from tests.doubles.install import install
 
@@ -139,56 +141,85 @@ def test_labels_name_the_upstream_commit_and_line(model: str) -> None:
     assert load_pins()[model].commit in labels and '"io.talkingface.line":"local"' in labels
 
 
-class TestSaveAndLoad:
-    def save(self, folder: Path) -> None:
-        tags = [image(m) for m in IMAGES]
-        subprocess.run([str(REPO / "tools" / "images-save.sh"), str(folder), *tags], check=True, capture_output=True)
+class TestBundle:
+    """make bundle, wipe the images and the weights, make load: the offline round trip, with the real docker."""
 
-    def ids(self) -> Dict[str, str]:
-        return {m: docker("image", "inspect", "--format", "{{.Id}}", image(m)).stdout.strip() for m in IMAGES}
-
-    def load(self, folder: Path) -> subprocess.CompletedProcess:
-        return subprocess.run([str(REPO / "tools" / "images-load.sh"), str(folder)], capture_output=True, text=True)
-
-    def test_save_rmi_load_restores_the_same_ids(self, tmp_path: Path) -> None:
-        before = self.ids()
-        self.save(tmp_path / "bundle")
-        assert (tmp_path / "bundle" / "SHA256SUMS").is_file()
-        for model in IMAGES:
-            docker("rmi", image(model), check=True)
-        done = self.load(tmp_path / "bundle")
-        assert done.returncode == 0, done.stderr
-        assert self.ids() == before
-
-    @pytest.mark.parametrize("damage", ["flip", "truncate"])
-    def test_a_damaged_archive_is_refused_and_nothing_loads(self, tmp_path: Path, damage: str) -> None:
-        self.save(tmp_path / "bundle")
-        victim = tmp_path / "bundle" / f"talkingface_{IMAGES[-1]}_{__version__}-local.tar.zst"
-        data = bytearray(victim.read_bytes())
-        if damage == "flip":
-            data[len(data) // 2] ^= 0xFF
-        else:
-            del data[len(data) // 2 :]
-        victim.write_bytes(bytes(data))
-        before = self.ids()
-        for model in IMAGES:
-            docker("rmi", image(model), check=True)
+    @pytest.fixture(scope="class")
+    def bundle(self, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BundleSite]:
+        site = write_site(tmp_path_factory.mktemp("bundle"))
+        make("bundle", f"BUNDLE={site.out}", f"WEIGHTS={site.weights}", f"WEIGHTS_MANIFEST={site.manifest}")
+        ids = self.ids()
         try:
-            done = self.load(tmp_path / "bundle")
-            assert done.returncode == 1 and "nothing was loaded" in done.stderr
-            assert all(docker("image", "inspect", image(m)).returncode != 0 for m in IMAGES)
+            yield site
         finally:
-            subprocess.run([str(REPO / "tools" / "images-load.sh"), str(self.restore(tmp_path, before))], check=True)
+            if self.ids() != ids:  # put back what the later tests run
+                make("load", f"BUNDLE={site.out}", f"WEIGHTS={site.root / 'restore'}")
+            assert self.ids() == ids
 
-    def restore(self, tmp_path: Path, before: Dict[str, str]) -> Path:
-        """Put the images back from the untouched build cache (make build-local), so later tests have them."""
-        subprocess.run(
-            ["make", "-C", str(REPO), "--no-print-directory", "build-local"], check=True, capture_output=True
+    @staticmethod
+    def ids() -> Dict[str, Optional[str]]:
+        found = {m: docker("image", "inspect", "--format", "{{.Id}}", image(m)) for m in IMAGES}
+        return {m: done.stdout.strip() if done.returncode == 0 else None for m, done in found.items()}
+
+    def wipe(self) -> None:
+        for model in IMAGES:
+            if docker("image", "inspect", image(model)).returncode == 0:
+                docker("rmi", image(model), check=True)
+
+    def test_the_record_names_every_image_with_its_line_and_commit(self, bundle: BundleSite) -> None:
+        record = json.loads((bundle.out / "bundle.json").read_text())
+        pins = load_pins()
+        assert [(i["tag"], i["id"], i["line"]) for i in record["images"]] == [
+            (image(m), self.ids()[m], "local") for m in IMAGES
+        ]
+        assert {i["model"]: i["upstream_commit"] for i in record["images"]} == {
+            **{m: pins[m].commit for m in MODELS},
+            "eval": "",
+        }
+        assert set(record["weights"]["lock"]) == {"locked"}
+
+    def test_a_tampered_image_archive_is_refused_and_nothing_loads(self, bundle: BundleSite, tmp_path: Path) -> None:
+        copy = tmp_path / "copied bundle"
+        shutil.copytree(bundle.out, copy, copy_function=os.link)  # hard links: only the victim is rewritten
+        victim = copy / "images" / f"talkingface_geneface_{__version__}-local.tar.zst"
+        data = bytearray(victim.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        victim.unlink()
+        victim.write_bytes(bytes(data))
+        self.wipe()
+        done = make("load", f"BUNDLE={copy}", f"WEIGHTS={tmp_path / 'weights'}", check=False)
+        assert done.returncode != 0
+        assert "nothing was loaded" in done.stderr and victim.name in done.stderr
+        assert all(i is None for i in self.ids().values())
+        assert not (tmp_path / "weights").exists()
+
+    def test_load_restores_the_images_and_weights(self, bundle: BundleSite, tmp_path: Path) -> None:
+        expected = json_ids(bundle.out)
+        self.wipe()
+        dest = tmp_path / "weights"
+        done = make("load", f"BUNDLE={bundle.out}", f"WEIGHTS={dest}")
+        assert "all verified" in done.stdout
+        assert self.ids() == expected
+        assert digest(dest) == {**digest(bundle.weights), "weights.lock.json": digest(dest)["weights.lock.json"]}
+        verified = subprocess.run(
+            ["python3", "-m", "talkingface.weights", "verify", "--dir", str(dest), "--manifest", str(bundle.manifest)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
         )
-        assert self.ids() == before
-        fresh = tmp_path / "fresh"
-        self.save(fresh)
-        return fresh
+        assert verified.returncode == 0, verified.stdout
+
+
+def json_ids(folder: Path) -> Dict[str, str]:
+    return {i["model"]: i["id"] for i in json.loads((folder / "bundle.json").read_text())["images"]}
+
+
+def make(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(["make", "-C", str(REPO), "--no-print-directory", "LINE=local", *argv],
+                          capture_output=True, text=True)  # fmt: skip
+    if check:
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done
 
 
 def test_compose_file_is_valid() -> None:
