@@ -38,13 +38,15 @@ media-tools: ## make sure ffmpeg, zstd and chromium (renders the eval report in 
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg zstd chromium espeak-ng >/dev/null; \
 	  else echo "error: ffmpeg, zstd, chromium or espeak-ng is missing -- fix: apt-get install ffmpeg zstd chromium espeak-ng" >&2; exit 1; fi; }
 
+# DPkg::Lock::Timeout makes install wait for another apt (make media-tools); update ignores it, so it retries.
 slurm-tools: ## make sure Slurm (sbatch, slurmctld, slurmd) and munged are installed, as root from Debian (tests/slurm)
 	@command -v sbatch >/dev/null && command -v slurmctld >/dev/null && command -v slurmd >/dev/null \
 	  && command -v munged >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get -o DPkg::Lock::Timeout=300 update -qq \
-	      && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
-	        slurm-wlm munge >/dev/null; \
+	    for n in 1 2 3 4 5 6 7 8 9 10; do apt-get update -qq && break; [ $$n -lt 10 ] || exit 1; \
+	      echo "apt-get update failed (another apt running?): retrying in 15 s" >&2; sleep 15; done; \
+	    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
+	      slurm-wlm munge >/dev/null; \
 	  else echo "error: sbatch, slurmctld, slurmd or munged is missing -- fix: apt-get install slurm-wlm munge (as root)" >&2; exit 1; fi; }
 
 test: venv media-tools slurm-tools build-local ## build the local image line, then run every test (lint included)

@@ -63,6 +63,39 @@ def add_common(parser: argparse.ArgumentParser, adapter: Adapter, verb: Verb, *,
         run.add_argument("--image", help="image to run (default: talkingface/<model>:<version>-<line>)")
         run.add_argument("--bfm_dir", help="folder holding 01_MorphableModel.mat (default: ./bfm_models)")
         run.add_argument("--weights_dir", help="folder of model weights (default: ./weights)")
+        run.add_argument(
+            "--runtime",
+            choices=("docker", "apptainer"),
+            default="docker",
+            help="run the image with docker (default) or apptainer (a .sif built from a bundle)",
+        )
+        run.add_argument("--sif", help="the .sif for --runtime apptainer (default: ./sif/<model>-<version>-<line>.sif)")
+        slurm = parser.add_argument_group("Slurm (--backend slurm; docs/slurm.md)")
+        slurm.add_argument(
+            "--backend",
+            choices=("local", "slurm"),
+            default="local",
+            help="run here (local, the default) or submit sbatch jobs (slurm)",
+        )
+        slurm.add_argument("--partition", help="sbatch --partition")
+        slurm.add_argument("--time", help="sbatch --time, per job (e.g. 12:00:00)")
+        slurm.add_argument("--account", help="sbatch --account")
+        slurm.add_argument(
+            "--sbatch_opt",
+            action="append",
+            default=[],
+            metavar="OPT",
+            help="any other sbatch option, passed as it is (repeat: --sbatch_opt=--qos=high)",
+        )
+        slurm.add_argument(
+            "--video_list", help="train: a text file with one video per line, submitted as one job array"
+        )
+        slurm.add_argument(
+            "--max_concurrent",
+            type=positive_int,
+            default=4,
+            help="how many tasks of a --video_list array run at once (default: 4)",
+        )
     else:
         run.add_argument("--gpu", help=argparse.SUPPRESS)
     adapter.add_options(parser)
@@ -72,7 +105,7 @@ def build_parser(adapter: Adapter, *, prog: str, host: bool) -> Parser:
     parser = Parser(prog=prog, description=f"{adapter.title}. Upstream {adapter.pin.repo} @ {adapter.pin.short}.")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
     for verb in VERBS:
-        if verb.name == "info" and not host:
+        if not verb.in_container and not host:
             continue
         child = sub.add_parser(verb.name, aliases=list(verb.aliases), help=verb.summary, description=verb.summary)
         add_common(child, adapter, verb, host=host)

@@ -38,6 +38,8 @@ VERBS: Tuple[Verb, ...] = (
     Verb("validate", "check a dataset before training"),
     Verb("shell", "open a shell inside the image, in the upstream tree"),
     Verb("info", "show the model, its pinned upstream commit, image tags and workspace layout", in_container=False),
+    Verb("status", "show the Slurm jobs of a task (--backend slurm): state, and log of each step", in_container=False),
+    Verb("cancel", "cancel the Slurm jobs of a task that are still queued or running", in_container=False),
 )
 
 _BY_NAME: Dict[str, Verb] = {}

@@ -68,6 +68,17 @@ class Adapter(abc.ABC):
         """The flags that carry ``options`` into the container; the inverse of ``collect_options``."""
         return []
 
+    def stages_of(self, stage: Optional[str]) -> Tuple[str, ...]:
+        """The stages a ``--stage`` value trains, in order; () for a model trained in one run."""
+        return ()
+
+    def stage_options(self, options: Dict[str, Any]) -> List[Tuple[str, Dict[str, Any]]]:
+        """One (name, options) per training run, for a scheduler that submits each stage as its own job."""
+        chosen = self.stages_of(options.get("stage"))
+        if not chosen:
+            return [("train", dict(options))]
+        return [(name, {**options, "stage": name}) for name in chosen]
+
     def positional_fields(self, verb: str) -> Tuple[str, ...]:
         """Positional forms accepted for ``verb`` (e.g. ``preprocess VIDEO TASK``), as flag names."""
         return ("video_path", "task") if verb in ("check", "preprocess") else ()

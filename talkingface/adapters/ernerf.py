@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import posixpath
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..plan import Step, step
 from .base import Requirement, choice
@@ -53,9 +53,11 @@ class ErNerf(AdNerfLineage):
     def _workspaces(self, req: Any) -> Tuple[str, str]:
         return posixpath.join(req.paths.model_dir, "head"), posixpath.join(req.paths.model_dir, "torso")
 
+    def stages_of(self, stage: Optional[str]) -> Tuple[str, ...]:
+        return STAGES if stage == "all" else (str(stage),)
+
     def train_steps(self, req: Any) -> List[Step]:
-        stage = req.option("stage")
-        chosen = STAGES if stage == "all" else (stage,)
+        chosen = self.stages_of(req.option("stage"))
         head_ws, torso_ws = self._workspaces(req)
         head_ckpt = posixpath.join(req.paths.model_dir, "head_for_torso.pth")
         head = req.iterations or HEAD_ITERS

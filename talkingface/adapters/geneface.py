@@ -13,7 +13,7 @@ import argparse
 import glob
 import posixpath
 import re
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..layout import ContainerRoots, TaskPaths, default_paths
 from ..plan import Step, own, step
@@ -198,9 +198,11 @@ class GeneFace(Adapter):
             weight=0.01,
         )
 
+    def stages_of(self, stage: Optional[str]) -> Tuple[str, ...]:
+        return ("head", "torso") if stage == "all" else (str(stage),)
+
     def train_steps(self, req: Any) -> List[Step]:
-        stage = req.option("stage")
-        chosen = ("head", "torso") if stage == "all" else (stage,)
+        chosen = self.stages_of(req.option("stage"))
         hparams = (f"--hparams=max_updates={req.iterations}",) if req.iterations else ()
         steps = [self._pretrained_links(req, "pretrained")] if "postnet" in chosen else []
         for name in chosen:

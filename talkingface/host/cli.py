@@ -11,7 +11,7 @@ import posixpath
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 from .. import __version__
 from ..adapters import ADAPTERS, get_adapter
@@ -22,8 +22,12 @@ from ..gpu import GpuSelection, check_available, list_host_gpus, parse_gpu, pick
 from ..layout import ContainerRoots
 from ..plans import audio_stem, build_plan
 from ..request import Request
+from ..slurm import commands as slurm_commands
+from ..slurm.plan import gpu_count
 from ..verbs import VERBS, Verb
+from .apptainer import ApptainerRun, apptainer_for
 from .docker import DockerRun, Mount
+from .slurm_backend import submit_to_slurm
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_LINE = "local"
@@ -189,10 +193,20 @@ def run(argv: List[str]) -> int:
         req = resolve(adapter, verb, args, host_roots) if (args.task or args.video_path or args.data_dir) else None
         print(info(adapter, req))
         return 0
+    if verb.name in ("status", "cancel"):
+        req = resolve(adapter, verb, args, host_roots)
+        command = slurm_commands.status if verb.name == "status" else slurm_commands.cancel
+        return command(Path(req.paths.workspace) / "slurm" / req.task, adapter.name)
     line = requested_line(args.line)
     # The local line has no CUDA: its GPU verbs run the test doubles on the CPU.
     cuda_image = line != LOCAL_LINE
     selection = choose_gpu(verb, args.gpu, cuda_image=cuda_image)
+    if args.backend == "slurm":
+        flags = ["--line", line, "--bfm_dir", bfm_dir, "--weights_dir", weights_dir, "--runtime", args.runtime]
+        flags += [*(["--image", args.image] if args.image else []), *(["--sif", args.sif] if args.sif else [])]
+        return submit_to_slurm(
+            adapter, verb, args, host_roots, gpus=gpu_count(selection), host_flags=flags, dry_run=dry_run
+        )
     if verb.name == "shell":
         args.task = args.task or "shell"
     req = resolve(adapter, verb, args, host_roots)
@@ -205,7 +219,11 @@ def run(argv: List[str]) -> int:
     if verb.name == "shell":
         entry_argv = ["shell"]
     suffix = f"-{audio_stem(req)}" if req.audio else ""
-    docker = DockerRun(
+    if args.runtime == "apptainer":
+        runner: Union[DockerRun, ApptainerRun] = apptainer_for(adapter, args.sif, image, entry_argv, mounts, selection)
+        return launch(runner, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace)
+    cidfile = os.environ.get("TALKINGFACE_CIDFILE")  # set by a Slurm job, which must stop the container on cancel
+    runner = DockerRun(
         image=image,
         command=tuple(entry_argv),
         name=f"talkingface-{adapter.name}-{req.verb}-{req.task}{suffix}"
@@ -220,19 +238,41 @@ def run(argv: List[str]) -> int:
         interactive=verb.name == "shell",
         # A TTY gives upstream's progress bars; docker refuses one when stdin is not a terminal.
         tty=sys.stdin.isatty() and sys.stdout.isatty(),
+        extra=("--cidfile", cidfile) if cidfile else (),
     )
+    return launch(runner, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace)
+
+
+def launch(
+    runner: Union[DockerRun, ApptainerRun],
+    adapter: Adapter,
+    verb: Verb,
+    req: Request,
+    selection: GpuSelection,
+    gpu_note: Optional[str],
+    dry_run: bool,
+    entry_argv: List[str],
+    croots: ContainerRoots,
+    workspace: str,
+) -> int:
     if dry_run:
         print(f"# TEST_MODE: nothing is run. {adapter.name} {req.verb} {req.task} on {selection.describe()}")
         if gpu_note:
             print(f"# note: {gpu_note}")
-        print(docker.render())
+        print(runner.render())
         if verb.name != "shell":
             print()
             print(build_plan(adapter, container_request(adapter, entry_argv, croots)).render())
         return 0
+    if isinstance(runner, ApptainerRun) and not os.path.isfile(runner.sif):
+        raise TalkingfaceError(
+            f"{runner.sif} does not exist",
+            fix="build it from a bundle's image as docs/offline.md shows (apptainer build "
+            "X.sif docker-archive:X.tar), or pass --sif PATH",
+        )
     for folder in {workspace, req.paths.data_dir, req.paths.model_dir}:
         os.makedirs(folder, exist_ok=True)
-    return subprocess.call(docker.argv())
+    return subprocess.call(runner.argv())
 
 
 def container_request(adapter: Adapter, entry_argv: List[str], croots: ContainerRoots) -> Request:

@@ -34,6 +34,16 @@ def tree_root(script_file: str, depth: int) -> Path:
     return Path(script_file).resolve().parents[depth]
 
 
+def failures() -> str:
+    """FAKE_UPSTREAM_FAIL, or the same text in <workspace>/.fake-upstream-fail: the only way into a container that
+    a Slurm job starts, whose environment the test does not control."""
+    marker = os.path.join(os.environ.get("TALKINGFACE_WORKSPACE", "/workspace"), ".fake-upstream-fail")
+    if os.path.isfile(marker):
+        with open(marker, encoding="utf-8") as fh:
+            return fh.read().strip()
+    return os.environ.get("FAKE_UPSTREAM_FAIL", "")
+
+
 def start(script_file: str, depth: int, argv: Sequence[str], task: Optional[object] = None) -> None:
     """Record the call, then fail as ``FAKE_UPSTREAM_FAIL`` asks, if it does."""
     rel = Path(script_file).resolve().relative_to(tree_root(script_file, depth)).as_posix()
@@ -41,7 +51,7 @@ def start(script_file: str, depth: int, argv: Sequence[str], task: Optional[obje
     if log:
         with open(log, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"script": rel, "argv": list(argv), "cwd": os.getcwd(), "task": task}) + "\n")
-    for entry in filter(None, os.environ.get("FAKE_UPSTREAM_FAIL", "").split(",")):
+    for entry in filter(None, failures().split(",")):
         target, _, mode = entry.partition(":")
         name, _, want_task = target.partition("#")
         if name != rel or (want_task and str(task) != want_task):
