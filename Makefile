@@ -83,20 +83,20 @@ base-local: ## the local line's base image, bootstrapped from Debian packages (n
 	tools/bootstrap-base.sh $(LOCAL_BASE)
 
 # One bundle format for both: make save is make bundle without the weights.
-bundle_make = python3 -m talkingface.bundle make --out $(BUNDLE) --revision $(REVISION) \
+bundle_make = python3 -m talkingface.bundle make --out "$(BUNDLE)" --revision $(REVISION) \
   $(foreach m,$(IMAGES),--image talkingface/$(m):$(VERSION)-$(LINE))
 
 bundle: ## write the offline bundle BUNDLE (default dist/LINE): LINE's images, WEIGHTS, SHA256SUMS, bundle.json
-	$(bundle_make) --weights $(or $(WEIGHTS),weights) --manifest $(WEIGHTS_MANIFEST) $(if $(WEIGHTS_FOR),--weights-for $(WEIGHTS_FOR))
+	$(bundle_make) --weights "$(or $(WEIGHTS),weights)" --manifest "$(WEIGHTS_MANIFEST)" $(if $(WEIGHTS_FOR),--weights-for $(WEIGHTS_FOR))
 
 save: ## like make bundle, images only (no weights)
 	$(bundle_make) --no-weights
 
 load: ## check every file of BUNDLE, then docker load its images and put its weights into WEIGHTS
-	python3 -m talkingface.bundle load $(BUNDLE) --weights $(or $(WEIGHTS),weights)
+	python3 -m talkingface.bundle load "$(BUNDLE)" --weights "$(or $(WEIGHTS),weights)"
 
 verify-bundle: ## check every file of BUNDLE as make load would, reading only
-	python3 -m talkingface.bundle verify $(BUNDLE) --weights $(or $(WEIGHTS),weights)
+	python3 -m talkingface.bundle verify "$(BUNDLE)" --weights "$(or $(WEIGHTS),weights)"
 
 weights: ## download every weight the images need into WEIGHTS (default ./weights), resuming, verified
 	python3 -m talkingface.weights fetch --dir $(or $(WEIGHTS),weights) $(if $(WEIGHTS_FOR),--image $(WEIGHTS_FOR))

@@ -64,8 +64,7 @@ def load(src: Path) -> str:
         with zstd.decompressing(src) as pipe:
             shutil.copyfileobj(pipe, loader.stdin, 4 << 20)
     finally:
-        loader.stdin.close()
-        out, err = loader.communicate()
+        out, err = loader.communicate()  # closes stdin: docker load sees the end of the archive
     if loader.returncode != 0:
         raise TalkingfaceError(
             f"docker load of {src.name} failed: {err.decode(errors='replace').strip()}",

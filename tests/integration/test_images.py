@@ -6,6 +6,7 @@ root, so "outputs are owned by the host user" is a real check.
 
 from __future__ import annotations
 
+import dataclasses
 import grp
 import hashlib
 import json
@@ -141,36 +142,40 @@ def test_labels_name_the_upstream_commit_and_line(model: str) -> None:
     assert load_pins()[model].commit in labels and '"io.talkingface.line":"local"' in labels
 
 
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BundleSite]:
+    """One bundle of the local line and test weights; whatever the tests remove is loaded back at the end."""
+    site = write_site(tmp_path_factory.mktemp("bundle"))
+    site = dataclasses.replace(site, out=site.root / "bundle")  # make's variables can't hold a space
+    make("bundle", f"BUNDLE={site.out}", f"WEIGHTS={site.weights}", f"WEIGHTS_MANIFEST={site.manifest}")
+    ids = image_ids()
+    try:
+        yield site
+    finally:
+        if image_ids() != ids:
+            make("load", f"BUNDLE={site.out}", f"WEIGHTS={site.root / 'restore'}")
+        assert image_ids() == ids
+
+
+def image_ids() -> Dict[str, Optional[str]]:
+    found = {m: docker("image", "inspect", "--format", "{{.Id}}", image(m)) for m in IMAGES}
+    return {m: done.stdout.strip() if done.returncode == 0 else None for m, done in found.items()}
+
+
+def wipe_images() -> None:
+    for model in IMAGES:
+        if docker("image", "inspect", image(model)).returncode == 0:
+            docker("rmi", image(model), check=True)
+
+
 class TestBundle:
     """make bundle, wipe the images and the weights, make load: the offline round trip, with the real docker."""
-
-    @pytest.fixture(scope="class")
-    def bundle(self, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BundleSite]:
-        site = write_site(tmp_path_factory.mktemp("bundle"))
-        make("bundle", f"BUNDLE={site.out}", f"WEIGHTS={site.weights}", f"WEIGHTS_MANIFEST={site.manifest}")
-        ids = self.ids()
-        try:
-            yield site
-        finally:
-            if self.ids() != ids:  # put back what the later tests run
-                make("load", f"BUNDLE={site.out}", f"WEIGHTS={site.root / 'restore'}")
-            assert self.ids() == ids
-
-    @staticmethod
-    def ids() -> Dict[str, Optional[str]]:
-        found = {m: docker("image", "inspect", "--format", "{{.Id}}", image(m)) for m in IMAGES}
-        return {m: done.stdout.strip() if done.returncode == 0 else None for m, done in found.items()}
-
-    def wipe(self) -> None:
-        for model in IMAGES:
-            if docker("image", "inspect", image(model)).returncode == 0:
-                docker("rmi", image(model), check=True)
 
     def test_the_record_names_every_image_with_its_line_and_commit(self, bundle: BundleSite) -> None:
         record = json.loads((bundle.out / "bundle.json").read_text())
         pins = load_pins()
         assert [(i["tag"], i["id"], i["line"]) for i in record["images"]] == [
-            (image(m), self.ids()[m], "local") for m in IMAGES
+            (image(m), image_ids()[m], "local") for m in IMAGES
         ]
         assert {i["model"]: i["upstream_commit"] for i in record["images"]} == {
             **{m: pins[m].commit for m in MODELS},
@@ -179,27 +184,27 @@ class TestBundle:
         assert set(record["weights"]["lock"]) == {"locked"}
 
     def test_a_tampered_image_archive_is_refused_and_nothing_loads(self, bundle: BundleSite, tmp_path: Path) -> None:
-        copy = tmp_path / "copied bundle"
+        copy = tmp_path / "copied-bundle"
         shutil.copytree(bundle.out, copy, copy_function=os.link)  # hard links: only the victim is rewritten
         victim = copy / "images" / f"talkingface_geneface_{__version__}-local.tar.zst"
         data = bytearray(victim.read_bytes())
         data[len(data) // 2] ^= 0xFF
         victim.unlink()
         victim.write_bytes(bytes(data))
-        self.wipe()
+        wipe_images()
         done = make("load", f"BUNDLE={copy}", f"WEIGHTS={tmp_path / 'weights'}", check=False)
         assert done.returncode != 0
         assert "nothing was loaded" in done.stderr and victim.name in done.stderr
-        assert all(i is None for i in self.ids().values())
+        assert all(i is None for i in image_ids().values())
         assert not (tmp_path / "weights").exists()
 
     def test_load_restores_the_images_and_weights(self, bundle: BundleSite, tmp_path: Path) -> None:
         expected = json_ids(bundle.out)
-        self.wipe()
+        wipe_images()
         dest = tmp_path / "weights"
         done = make("load", f"BUNDLE={bundle.out}", f"WEIGHTS={dest}")
         assert "all verified" in done.stdout
-        assert self.ids() == expected
+        assert image_ids() == expected
         assert digest(dest) == {**digest(bundle.weights), "weights.lock.json": digest(dest)["weights.lock.json"]}
         verified = subprocess.run(
             ["python3", "-m", "talkingface.weights", "verify", "--dir", str(dest), "--manifest", str(bundle.manifest)],
