@@ -21,7 +21,7 @@ from .report import render, to_json
 REPO = Path(__file__).resolve().parents[2]
 
 
-def expected_weights(line: str) -> Tuple[str, ...]:
+def expected_weights() -> Tuple[str, ...]:
     """The files the weights folder must hold: the weights manifest's, for the three model images, on every line,
     as each run checks them before its first step. The eval image's are left out: a missing eval image only warns."""
     return load_manifest().paths(MODEL_IMAGES)
@@ -68,7 +68,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         weights_dir=os.path.abspath(args.weights_dir),
     )
     shm_size = "/".join(sorted({get_adapter(name).shm_size() for name in MODEL_IMAGES}))
-    rows = run_checks(facts, pins=load_pins(), shm_size=shm_size, expected_weights=expected_weights(facts.line))
+    rows = run_checks(facts, pins=load_pins(), shm_size=shm_size, expected_weights=expected_weights())
     print(json.dumps(to_json(rows, facts), indent=2) if args.json else render(rows, facts))
     return exit_code(rows)
 
