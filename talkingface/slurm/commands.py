@@ -38,7 +38,7 @@ def rows(submission: Submission) -> List[Tuple[str, str, JobState, str]]:
         tasks: List[Optional[int]] = list(range(job.array_size)) if job.array_size else [None]
         for task in tasks:
             job_id = f"{job.job_id}_{task}" if task is not None else job.job_id
-            state = found.get(job_id) or (found.get(job.job_id) if task is None else None)
+            state = found.get(job_id)
             if state is None and task is not None:  # pending tasks show as 123_[0-2%1] in squeue
                 state = next((s for k, s in found.items() if k.startswith(f"{job.job_id}_[")), None)
             # The job's exit file says how it ended once Slurm has forgotten it (no accounting) or still reports

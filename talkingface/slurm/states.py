@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 FINAL = (
@@ -85,7 +86,7 @@ def parse_sacct(text: str) -> List[JobState]:
 
 def from_exit_file(path: str, job_id: str) -> Optional[JobState]:
     try:
-        raw = json.loads(open(path, encoding="utf-8").read())
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     code = int(raw.get("code", 1))
