@@ -21,20 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Set
 
-# The states a job never leaves (squeue/scontrol names).
-FINAL_STATES = frozenset(
-    {
-        "COMPLETED",
-        "FAILED",
-        "CANCELLED",
-        "TIMEOUT",
-        "NODE_FAIL",
-        "OUT_OF_MEMORY",
-        "PREEMPTED",
-        "DEADLINE",
-        "BOOT_FAIL",
-    }
-)
+from talkingface.slurm.states import FINAL
+
+FINAL_STATES = frozenset(FINAL)  # the states a job never leaves, as status reads them
 CLIENTS = ("sbatch", "scontrol", "sinfo", "squeue", "scancel")
 DAEMONS = ("slurmctld", "slurmd", "munged")
 # slurmstepd outlives slurmd (it is detached), so stop() checks for it as well.

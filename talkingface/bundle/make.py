@@ -126,14 +126,16 @@ def make_bundle(
         print(f"packing {len(paths)} weight files into {WEIGHTS_ARCHIVE}", file=stream, flush=True)
         with replacing(work / WEIGHTS_ARCHIVE) as tmp:
             weights = write_archive(weights_dir, paths, tmp, images=weights_for)
-        weights = type(weights)(**{**weights.__dict__, "archive": WEIGHTS_ARCHIVE})
         with replacing(work / MANIFEST_COPY) as tmp:
             shutil.copyfile(manifest.path, tmp)
     record = BundleRecord(created=now_utc(), version=version, revision=revision, images=tuple(images), weights=weights)
     write_record(work, record)
     write_sums(work, [RECORD_NAME, *record.archives()], known)
     (work / PROGRESS_NAME).unlink(missing_ok=True)
-    work.rename(out) if not out.exists() else _move_into(work, out)
+    if out.exists():
+        _move_into(work, out)
+    else:
+        work.rename(out)
     print(
         f"wrote {out}: {len(images)} images, {len(weights.files) if weights else 0} weight files; "
         f"carry the whole folder, then: make load BUNDLE={out}",

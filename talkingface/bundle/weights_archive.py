@@ -16,7 +16,7 @@ from ..weights.lock import LockRecord, entries_json, load_lock, parse_entries, s
 from ..weights.manifest import Manifest
 from ..weights.verify import verify
 from . import zstd
-from .record import WeightsRecord
+from .record import WEIGHTS_ARCHIVE, WeightsRecord
 
 CHUNK = 1 << 20
 
@@ -85,7 +85,9 @@ def write_archive(weights_dir: Path, paths: Sequence[str], dst: Path, *, images:
                 tar.addfile(info, reader)  # type: ignore[arg-type]
             files.append((rel, info.size, reader.digest.hexdigest()))
     lock = entries_json(load_lock(str(weights_dir)))
-    return WeightsRecord(archive=dst.name, images=tuple(images), files=tuple(files), links=tuple(links), lock=lock)
+    return WeightsRecord(
+        archive=WEIGHTS_ARCHIVE, images=tuple(images), files=tuple(files), links=tuple(links), lock=lock
+    )
 
 
 def _member_problem(
@@ -139,7 +141,7 @@ class Install:
 
 
 def plan_install(dest: Path, record: WeightsRecord) -> Install:
-    skip, conflicts = set(), []
+    skip, conflicts, files = set(), [], record.file_map()
     for rel, _, sha in record.files:
         path = dest / rel
         if path.is_symlink() or path.exists():
@@ -153,7 +155,7 @@ def plan_install(dest: Path, record: WeightsRecord) -> Install:
             skip.add(rel)
         elif path.is_symlink() or path.exists():
             resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
-            if path.is_file() and record.file_map().get(resolved, (0, ""))[1] == sha256_of(str(path)):
+            if path.is_file() and files.get(resolved, (0, ""))[1] == sha256_of(str(path)):
                 skip.add(rel)  # a copy where the filesystem had no symlinks
             else:
                 conflicts.append(f"{path} exists and is not the link the bundle holds")

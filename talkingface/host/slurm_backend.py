@@ -62,7 +62,7 @@ def submit_to_slurm(
             tasks.add(req.task)
             array.append((*request_argv(adapter, req), *host_flags))
         name = safe_stem(Path(args.video_list).stem)
-        folder = Path(roots.workspace if not args.workspace else os.path.abspath(args.workspace)) / "slurm" / name
+        folder = Path(roots.workspace) / "slurm" / name
         batch = Batch(adapter.name, name, folder, (JobStep("train", (), gpus),), tuple(array))
     else:
         req = checked(args)

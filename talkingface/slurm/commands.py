@@ -8,9 +8,9 @@ from typing import List, Optional, TextIO, Tuple
 
 from ..errors import TalkingfaceError
 from . import record, states
-from .record import Submission, SubmittedJob
+from .record import Submission, SubmittedJob, expand
 from .states import JobState
-from .submit import cancel_ids, exit_state
+from .submit import cancel_ids
 
 
 def _load(folder: Path, model: str) -> Submission:
@@ -25,9 +25,9 @@ def _load(folder: Path, model: str) -> Submission:
     return found
 
 
-def _log(job: SubmittedJob, job_id: str, task: Optional[int]) -> str:
-    array = job.job_id
-    return job.log.replace("%A", array).replace("%a", str(task if task is not None else 0)).replace("%j", job_id)
+def _ended(job: SubmittedJob, job_id: str, task: Optional[int]) -> Optional[JobState]:
+    """What the job's exit file says, if it wrote one."""
+    return states.from_exit_file(expand(job.exit_file, job_id=job_id, array_id=job.job_id, task=task), job_id)
 
 
 def rows(submission: Submission) -> List[Tuple[str, str, JobState, str]]:
@@ -43,12 +43,12 @@ def rows(submission: Submission) -> List[Tuple[str, str, JobState, str]]:
                 state = next((s for k, s in found.items() if k.startswith(f"{job.job_id}_[")), None)
             # The job's exit file says how it ended once Slurm has forgotten it (no accounting) or still reports
             # it as completing; a state Slurm gave it from outside (CANCELLED, TIMEOUT) is kept.
-            ended = exit_state(job, task)
+            ended = _ended(job, job_id, task)
             if ended is not None and (state is None or state.state in ("COMPLETING", *states.GOOD)):
                 state = ended
             if state is None:
                 state = JobState(job_id, "UNKNOWN", "Slurm no longer lists it and it wrote no exit status")
-            out.append((job.step, job_id, state, _log(job, job_id, task)))
+            out.append((job.step, job_id, state, expand(job.log, job_id=job_id, array_id=job.job_id, task=task)))
     return out
 
 
@@ -60,11 +60,8 @@ def status(folder: Path, model: str, out: TextIO = sys.stdout) -> int:
     for step, job_id, state, log in table:
         reason = f" ({state.reason})" if state.reason else ""
         print(f"  {step:<{width}}  {job_id:<12} {state.state}{reason}  {log}", file=out)
-    failed = [
-        (step, job_id, log)
-        for step, job_id, state, log in table
-        if state.state in ("FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE")
-    ]
+    # A cancelled step is the consequence of a failure (or of cancel), not its cause.
+    failed = [(step, job_id, log) for step, job_id, state, log in table if state.failed and state.state != "CANCELLED"]
     for step, job_id, log in failed:
         print(f"step {step} failed (job {job_id}); the steps after it were cancelled. Its log: {log}", file=out)
     if failed:

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Dict, List, Mapping, Optional
 
 from ..atomic import replacing
+from .record import expand
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,11 +42,14 @@ def command(spec: Mapping[str, object], env: Mapping[str, str]) -> List[str]:
     return [sys.executable, str(REPO / "bin" / "talkingface"), str(spec["model"]), *argv, "--gpu", gpu]  # type: ignore[misc]
 
 
-def expand(pattern: str, env: Mapping[str, str]) -> str:
-    """sbatch's own %j, %A and %a, so the exit file and the log named in messages are this job's."""
-    task = env.get("SLURM_ARRAY_TASK_ID", "0")
-    array = env.get("SLURM_ARRAY_JOB_ID", env.get("SLURM_JOB_ID", "0"))
-    return pattern.replace("%A", array).replace("%a", task).replace("%j", env.get("SLURM_JOB_ID", "0"))
+def this_jobs(pattern: str, env: Mapping[str, str]) -> str:
+    """The exit file or log of the job running here, as sbatch named it."""
+    return expand(
+        pattern,
+        job_id=env.get("SLURM_JOB_ID", "0"),
+        array_id=env.get("SLURM_ARRAY_JOB_ID"),
+        task=env.get("SLURM_ARRAY_TASK_ID"),
+    )
 
 
 def now() -> str:
@@ -77,14 +81,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         signal.signal(signum, stop)
     code = child.wait()
     cidfile.unlink(missing_ok=True)
-    with replacing(expand(str(spec["exit_file"]), env)) as tmp:
+    with replacing(this_jobs(str(spec["exit_file"]), env)) as tmp:
         tmp.write_text(json.dumps({"job": job_id, "code": code, "ended": now()}) + "\n", encoding="utf-8")
     if code == 0:
         print(f"[talkingface] {now()} step {spec['step']} done", flush=True)
     else:
         print(
             f"[talkingface] {now()} step {spec['step']} failed (exit {code}); Slurm cancels the steps after it "
-            f"(afterok). This log: {expand(str(spec['log']), env)}",
+            f"(afterok). This log: {this_jobs(str(spec['log']), env)}",
             flush=True,
         )
     return code

@@ -13,6 +13,12 @@ from ..errors import TalkingfaceError
 RECORD_NAME = "jobs.json"
 
 
+def expand(pattern: str, *, job_id: str, array_id: Optional[str] = None, task: Optional[object] = None) -> str:
+    """sbatch's %j, %A and %a in a file name: the log or exit file of one job, or of one task of an array."""
+    task_text = str(task) if task is not None else "0"
+    return pattern.replace("%A", array_id or job_id).replace("%a", task_text).replace("%j", job_id)
+
+
 @dataclass(frozen=True)
 class SubmittedJob:
     step: str

@@ -4,7 +4,6 @@ the exit file each job writes, in that order: clusters without accounting forget
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -85,6 +84,7 @@ def parse_sacct(text: str) -> List[JobState]:
 
 
 def from_exit_file(path: str, job_id: str) -> Optional[JobState]:
+    """The state the job's own exit file records; None where it wrote none (yet)."""
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -105,8 +105,3 @@ def query(job_ids: Sequence[str]) -> Dict[str, JobState]:
         found.setdefault(state.job_id, state)
     found.update(parse_squeue(_run(["squeue", "-h", "-o", "%i|%T|%r", "-j", ids]) or ""))
     return found
-
-
-def exit_file_state(pattern: str, job_id: str, task: Optional[int] = None) -> Optional[JobState]:
-    path = pattern.replace("%a", str(task)) if task is not None else pattern
-    return from_exit_file(path, job_id) if os.path.exists(path) else None

@@ -62,25 +62,25 @@ def _check_not_running(batch: Batch) -> None:
         )
 
 
+def _sbatch_line(batch: Batch, options: SbatchOptions, number: int, job: JobStep, after: Optional[str]) -> List[str]:
+    spec, log, _ = _files(batch, number, job)
+    return sbatch_argv(
+        options=options,
+        job_name=f"tf-{batch.model}-{batch.name}-{job.step}",
+        log=log,
+        gpus=job.gpus,
+        script=str(batch.folder / SCRIPT_NAME),
+        spec=str(spec),
+        after=after,
+        array_size=len(batch.array),
+    )
+
+
 def plan_lines(batch: Batch, options: SbatchOptions) -> List[List[str]]:
     """Each job's sbatch argv; the job ids it depends on are placeholders until the real submission."""
-    lines = []
-    for number, job in enumerate(batch.jobs, 1):
-        spec, log, _ = _files(batch, number, job)
-        after = f"<job {number - 1}>" if number > 1 else None
-        lines.append(
-            sbatch_argv(
-                options=options,
-                job_name=f"tf-{batch.model}-{batch.name}-{job.step}",
-                log=log,
-                gpus=job.gpus,
-                script=str(batch.folder / SCRIPT_NAME),
-                spec=str(spec),
-                after=after,
-                array_size=len(batch.array),
-            )
-        )
-    return lines
+    return [
+        _sbatch_line(batch, options, n, job, f"<job {n - 1}>" if n > 1 else None) for n, job in enumerate(batch.jobs, 1)
+    ]
 
 
 def _spec(batch: Batch, number: int, job: JobStep) -> dict:
@@ -124,17 +124,7 @@ def submit_batch(batch: Batch, options: SbatchOptions, out: TextIO = sys.stdout)
                 stale.unlink()  # an earlier submission's, which status would otherwise read as this one's
             with replacing(spec_path) as tmp:
                 tmp.write_text(json.dumps(_spec(batch, number, job), indent=2) + "\n", encoding="utf-8")
-            argv = sbatch_argv(
-                options=options,
-                job_name=f"tf-{batch.model}-{batch.name}-{job.step}",
-                log=log,
-                gpus=job.gpus,
-                script=str(script),
-                spec=str(spec_path),
-                after=after,
-                array_size=len(batch.array),
-            )
-            after = submit(argv, env)
+            after = submit(_sbatch_line(batch, options, number, job, after), env)
             submitted.append(SubmittedJob(job.step, after, log, exit_file, len(batch.array)))
             print(f"submitted {job.step}: job {after}, log {log}", file=out, flush=True)
     except BaseException:
@@ -157,8 +147,3 @@ def read_video_list(path: str) -> List[str]:
     if not videos:
         raise TalkingfaceError(f"--video_list {path} lists no videos", fix="put one video path per line in it")
     return videos
-
-
-def exit_state(job: SubmittedJob, task: Optional[int] = None) -> Optional[states.JobState]:
-    job_id = f"{job.job_id}_{task}" if task is not None else job.job_id
-    return states.exit_file_state(job.exit_file, job_id, task)

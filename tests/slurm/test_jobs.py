@@ -68,7 +68,8 @@ def site(slurm: LocalSlurm, media) -> Iterator[Site]:
         yield Site(root, media, slurm)
     finally:
         left = running_containers()
-        subprocess.run(["docker", "rm", "-f", *left], capture_output=True) if left else None
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
         assert not left, f"containers still running after the test: {left}"
 

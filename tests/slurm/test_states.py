@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from talkingface.slurm.job import expand, gpu_flag
+from talkingface.slurm.job import gpu_flag, this_jobs
+from talkingface.slurm.record import expand
 from talkingface.slurm.states import JobState, parse_sacct, parse_scontrol, parse_squeue
 
 SQUEUE = """1041|RUNNING|None
@@ -52,5 +53,8 @@ def test_gpu_flag_is_the_jobs_physical_gpus() -> None:
 
 def test_expand_names_this_jobs_files() -> None:
     env = {"SLURM_JOB_ID": "1052", "SLURM_ARRAY_JOB_ID": "1050", "SLURM_ARRAY_TASK_ID": "2"}
-    assert expand("/ws/slurm/people/01-train-%A_%a.log", env) == "/ws/slurm/people/01-train-1050_2.log"
-    assert expand("/ws/01-preprocess-%j.log", {"SLURM_JOB_ID": "7"}) == "/ws/01-preprocess-7.log"
+    assert this_jobs("/ws/slurm/people/01-train-%A_%a.log", env) == "/ws/slurm/people/01-train-1050_2.log"
+    assert this_jobs("/ws/01-preprocess-%j.log", {"SLURM_JOB_ID": "7"}) == "/ws/01-preprocess-7.log"
+    # status names an array task's files from the array's id, and a plain job's from its own
+    assert expand("01-train.%a.exit", job_id="1050_2", array_id="1050", task=2) == "01-train.2.exit"
+    assert expand("02-train-%j.log", job_id="1001") == "02-train-1001.log"
