@@ -229,7 +229,7 @@ def test_a_conflicting_lock_is_refused(site: Site, fake_docker: FakeDocker) -> N
 
 
 def test_make_refuses_weights_that_fail_verification(site: Site, fake_docker: FakeDocker) -> None:
-    (site.weights / "eval/locked.bin").write_bytes(LOCKED[:-1] + b"?")
+    (site.weights / "eval/locked.bin").write_bytes(LOCKED[:-1] + bytes([LOCKED[-1] ^ 0xFF]))
     with pytest.raises(TalkingfaceError) as err:
         make(site)
     assert "eval/locked.bin MISMATCH" in err.value.problem and "make weights" in err.value.fix

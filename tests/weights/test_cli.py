@@ -60,13 +60,14 @@ def test_verify_names_a_tampered_file_both_hashes_and_the_fix(
     weights = tmp_path / "weights"
     assert main(["fetch", "--dir", str(weights), "--manifest", man]) == 0
     lock_before = (weights / LOCK_NAME).read_text()
-    (weights / "ernerf/w.pth").write_bytes(b"x" + DATA[1:])
+    tampered = bytes([DATA[0] ^ 0xFF]) + DATA[1:]  # a changed byte whatever the random data (b"x" + ... was not)
+    (weights / "ernerf/w.pth").write_bytes(tampered)
     capsys.readouterr()
     assert main(["verify", "--dir", str(weights), "--manifest", man]) == 1
     out = capsys.readouterr().out
     recorded = json.loads(lock_before)["entries"]["w"]["recorded"]
     assert (
-        f"error: checksum mismatch for ernerf/w.pth: sha256 {sha256(b'x' + DATA[1:])}, expected {sha256(DATA)} "
+        f"error: checksum mismatch for ernerf/w.pth: sha256 {sha256(tampered)}, expected {sha256(DATA)} "
         f"(recorded in {LOCK_NAME} on {recorded}) -- fix: delete {weights}/ernerf/w.pth and run 'make weights' to "
         "download it again"
     ) in out
