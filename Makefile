@@ -110,6 +110,11 @@ eval-weights: ## fetch and verify the evaluation's files (NIQE model, LPIPS head
 lock: venv ## regenerate images/*/cu113.lock and cu118.lock from requirements.txt (needs PyPI)
 	for m in $(IMAGES); do for l in cu113 cu118; do $(PYTHON) tools/lock_requirements.py images/$$m $$l; done; done
 
+# One recipe for both: the image's build scripts, run outside Docker (tools/native-env.sh says which settings apply).
+native-env: $(if $(filter local,$(LINE)),wheels) ## lay out MODEL's environment with no container: make native-env MODEL=ernerf LINE=cu118 PREFIX=dir
+	@[ -n "$(MODEL)" ] || { echo "error: MODEL is not set -- fix: make native-env MODEL=ernerf|gaussiantalker|geneface PREFIX=dir" >&2; exit 2; }
+	tools/native-env.sh "$(MODEL)" "$(LINE)" "$(or $(PREFIX),native/$(MODEL))"
+
 demo: venv media-tools sample ## train and infer on a generated clip, upstream replaced by the test doubles (no GPU, no network)
 	$(PYTHON) tests/demo.py --model $(DEMO_MODEL) --dir $(DEMO_DIR)
 

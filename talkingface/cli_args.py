@@ -65,9 +65,15 @@ def add_common(parser: argparse.ArgumentParser, adapter: Adapter, verb: Verb, *,
         run.add_argument("--weights_dir", help="folder of model weights (default: ./weights)")
         run.add_argument(
             "--runtime",
-            choices=("docker", "apptainer"),
+            choices=("docker", "apptainer", "native"),
             default="docker",
-            help="run the image with docker (default) or apptainer (a .sif built from a bundle)",
+            help="run the image with docker (default) or apptainer (a .sif built from a bundle), or run the same "
+            "entrypoint with no container in an environment built by make native-env (native)",
+        )
+        run.add_argument(
+            "--native_env",
+            metavar="PREFIX",
+            help="the environment for --runtime native (default: $TALKINGFACE_NATIVE_ENV, else ./native/<model>)",
         )
         run.add_argument("--sif", help="the .sif for --runtime apptainer (default: ./sif/<model>-<version>-<line>.sif)")
         slurm = parser.add_argument_group("Slurm (--backend slurm; docs/slurm.md)")

@@ -1,15 +1,46 @@
 #!/usr/bin/env bash
-# The Python environment of a CUDA line, in /opt/venv: pinned pip tooling, torch from PyTorch's index, the line's
-# lock from PyPI (all with --no-deps: the lock already holds every dependency), then pytorch3d built for the line's
-# architectures (no GPU is visible at build time, hence FORCE_CUDA and TORCH_CUDA_ARCH_LIST).
+# The Python environment of a line, in ${PREFIX}/opt/venv: pinned pip tooling, torch, the line's lock (all with
+# --no-deps: the lock already holds every dependency), then pytorch3d built for the line's architectures.
+#
+# The images set TORCH_INDEX and TORCH_PINS. A native environment on a machine whose python already has the line's
+# torch (the lent GPU machine) leaves TORCH_PINS empty and sets SYSTEM_SITE=1; WHEELHOUSE=DIR installs offline
+# from DIR instead of an index. pytorch3d comes from git at PYTORCH3D_COMMIT, or from UPSTREAM_ARCHIVES offline;
+# PYTORCH3D=skip leaves it out (only the face tracker needs it).
 set -euo pipefail
-: "${TORCH_INDEX:?}" "${TORCH_PINS:?}" "${LOCK:?}" "${PYTORCH3D_REF:?}" "${TORCH_CUDA_ARCH_LIST:?}"
+: "${LOCK:?}" "${TORCH_CUDA_ARCH_LIST:?}"
+venv="${PREFIX:-}/opt/venv"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-python3 -m venv /opt/venv
+base="${BASE_PYTHON:-python3}"
+if [ "${SYSTEM_SITE:-0}" = 1 ]; then
+  # Some pythons lack ensurepip; the base's own pip then serves through the base's packages.
+  "${base}" -m venv --system-site-packages "${venv}" 2>/dev/null || "${base}" -m venv --system-site-packages --without-pip "${venv}"
+  # A venv made from another venv's python sees the base interpreter's packages, not that venv's: a .pth file
+  # adds them (the lent GPU machine's torch lives in such a venv).
+  "${base}" -c 'import site, sys; print("\n".join(site.getsitepackages()) if sys.prefix != sys.base_prefix else "")' \
+    >"$("${venv}/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/base-venv.pth"
+else
+  "${base}" -m venv "${venv}"
+fi
 # shellcheck disable=SC1091
-. /opt/venv/bin/activate
-pip install --no-cache-dir pip==23.3.2 setuptools==69.0.3 wheel==0.42.0
-# shellcheck disable=SC2086
-pip install --no-deps --index-url "${TORCH_INDEX}" ${TORCH_PINS}
-pip install --no-deps -r "${LOCK}"
-FORCE_CUDA=1 pip install --no-deps --no-build-isolation "git+https://github.com/facebookresearch/pytorch3d.git@${PYTORCH3D_REF}"
+. "${venv}/bin/activate"
+offline=()
+if [ -n "${WHEELHOUSE:-}" ]; then
+  offline=(--no-index --find-links "${WHEELHOUSE}")
+else
+  python3 -m pip install --no-cache-dir pip==23.3.2 setuptools==69.0.3 wheel==0.42.0
+fi
+if [ -n "${TORCH_PINS:-}" ]; then
+  # shellcheck disable=SC2086
+  python3 -m pip install --no-deps --index-url "${TORCH_INDEX:?}" ${TORCH_PINS}
+fi
+# An empty lock (a machine that already has everything) installs nothing.
+if grep -qv '^\s*\(#\|$\)' "${LOCK}"; then
+  python3 -m pip install --no-deps "${offline[@]}" -r "${LOCK}"
+fi
+if [ "${PYTORCH3D:-build}" != skip ]; then
+  : "${PYTORCH3D_COMMIT:?}"
+  src="$(mktemp -d)/pytorch3d"
+  "${FETCH_UPSTREAM:-fetch-upstream}" https://github.com/facebookresearch/pytorch3d.git "${PYTORCH3D_COMMIT}" "${src}"
+  "${BUILD_EXT:-${here}/build-ext.sh}" "pytorch3d=${src}"
+fi

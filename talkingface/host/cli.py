@@ -27,6 +27,7 @@ from ..slurm.plan import gpu_count
 from ..verbs import VERBS, Verb
 from .apptainer import ApptainerRun, apptainer_for
 from .docker import DockerRun, Mount
+from .native import NativeEnv, NativeRun, check_paths, default_prefix, execute, native_run
 from .slurm_backend import submit_to_slurm
 
 REPO = Path(__file__).resolve().parents[2]
@@ -198,12 +199,18 @@ def run(argv: List[str]) -> int:
         command = slurm_commands.status if verb.name == "status" else slurm_commands.cancel
         return command(Path(req.paths.workspace) / "slurm" / req.task, adapter.name)
     line = requested_line(args.line)
+    native: Optional[NativeEnv] = None
+    native_problem: Optional[TalkingfaceError] = None
+    if args.runtime == "native":
+        native, native_problem = find_native(adapter, args.native_env, line, dry_run=dry_run)
+        line = native.line
     # The local line has no CUDA: its GPU verbs run the test doubles on the CPU.
     cuda_image = line != LOCAL_LINE
     selection = choose_gpu(verb, args.gpu, cuda_image=cuda_image)
     if args.backend == "slurm":
         flags = ["--line", line, "--bfm_dir", bfm_dir, "--weights_dir", weights_dir, "--runtime", args.runtime]
         flags += [*(["--image", args.image] if args.image else []), *(["--sif", args.sif] if args.sif else [])]
+        flags += ["--native_env", native.prefix] if native else []
         return submit_to_slurm(
             adapter, verb, args, host_roots, gpus=gpu_count(selection), host_flags=flags, dry_run=dry_run
         )
@@ -214,6 +221,25 @@ def run(argv: List[str]) -> int:
         preflight(adapter, verb, req)
         req = dataclasses.replace(req, options=adapter.settle(req))
     gpu_note = check_gpus(selection, dry_run=dry_run)
+    if native is not None:
+        nroots = native.roots(workspace=workspace, bfm=bfm_dir, weights=weights_dir)
+        check_paths(
+            {
+                "workspace": workspace,
+                "dataset folder": req.paths.data_dir,
+                "model folder": req.paths.model_dir,
+                "BFM folder": bfm_dir,
+                "weights folder": weights_dir,
+                "native environment": native.prefix,
+            }
+        )
+        command = ["shell"] if verb.name == "shell" else request_argv(adapter, req)
+        runner = native_run(native, nroots, command, selection)
+        code = launch(runner, adapter, verb, req, selection, gpu_note, dry_run, command, nroots, workspace)
+        if native_problem is not None:
+            print(native_problem.one_line(), file=sys.stderr)
+            return native_problem.exit_code
+        return code
     image = choose_image(adapter, line, args.image, selection)
     entry_argv, mounts = container_view(req, croots, bfm_dir=bfm_dir, weights_dir=weights_dir)
     if verb.name == "shell":
@@ -223,7 +249,7 @@ def run(argv: List[str]) -> int:
         runner: Union[DockerRun, ApptainerRun] = apptainer_for(adapter, args.sif, image, entry_argv, mounts, selection)
         return launch(runner, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace)
     cidfile = os.environ.get("TALKINGFACE_CIDFILE")  # set by a Slurm job, which must stop the container on cancel
-    runner = DockerRun(
+    docker = DockerRun(
         image=image,
         command=tuple(entry_argv),
         name=f"talkingface-{adapter.name}-{req.verb}-{req.task}{suffix}"
@@ -240,11 +266,30 @@ def run(argv: List[str]) -> int:
         tty=sys.stdin.isatty() and sys.stdout.isatty(),
         extra=("--cidfile", cidfile) if cidfile else (),
     )
-    return launch(runner, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace)
+    return launch(docker, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace)
+
+
+def find_native(
+    adapter: Adapter, prefix_arg: Optional[str], line: str, *, dry_run: bool
+) -> Tuple[NativeEnv, Optional[TalkingfaceError]]:
+    """The environment --runtime native runs in; a dry run goes on without one and reports it at the end."""
+    prefix = os.path.abspath(prefix_arg) if prefix_arg else default_prefix(adapter.name)
+    try:
+        native = NativeEnv.load(prefix, adapter.name)
+    except TalkingfaceError as exc:
+        if not dry_run:
+            raise
+        return NativeEnv(prefix=prefix, model=adapter.name, line=line, upstream_commit=""), exc
+    if line not in ("auto", native.line):
+        raise TalkingfaceError(
+            f"--line {line} was given, but the native environment {prefix} is the {native.line} line",
+            fix=f"drop --line, or pass --native_env with a {line} environment",
+        )
+    return native, None
 
 
 def launch(
-    runner: Union[DockerRun, ApptainerRun],
+    runner: Union[DockerRun, ApptainerRun, NativeRun],
     adapter: Adapter,
     verb: Verb,
     req: Request,
@@ -272,6 +317,8 @@ def launch(
         )
     for folder in {workspace, req.paths.data_dir, req.paths.model_dir}:
         os.makedirs(folder, exist_ok=True)
+    if isinstance(runner, NativeRun):
+        return execute(runner)
     return subprocess.call(runner.argv())
 
 
