@@ -67,7 +67,7 @@ class TestDockerfile:
         assert "+cu113" in cu113 and "+cu118" in cu118
 
     def test_pytorch3d_is_pinned(self, model: str) -> None:
-        assert re.findall(r"PYTORCH3D_REF=(v[\d.]+)", dockerfile(model))
+        assert re.findall(r"PYTORCH3D_COMMIT=([0-9a-f]{40}) ", dockerfile(model))
 
     def test_cuda_lines_pin_the_preprocessing_packages_of_the_local_line(self, model: str) -> None:
         # The locks follow the requirements (test_locks_pin_everything_and_match_the_requirements); numpy and

@@ -21,6 +21,17 @@ from .lineage import FACE_PARSING, AdNerfLineage
 
 CONFIGS = ("64_dim_1_transformer.py", "64_dim_2_transformer.py")
 BASE_PORT = 6009
+# Its configs: 7999 coarse then 10000 fine iterations; train.py saves only at iteration 1 and every 500.
+COARSE_ITERS, FINE_ITERS, SAVE_EVERY = 7999, 10000, 500
+
+
+def stage_iterations(requested: int) -> Tuple[int, int]:
+    """(coarse, fine) for --iterations N. Found by the real run: the configs override the command line, and a
+    derived config that set only the fine count still trained 7999 coarse iterations; and iterations after the
+    last multiple of 500 are never saved. So both stages scale, and both end on a save."""
+    fine = -(-requested // SAVE_EVERY) * SAVE_EVERY
+    coarse = round(fine * COARSE_ITERS / FINE_ITERS / SAVE_EVERY) * SAVE_EVERY
+    return min(COARSE_ITERS, max(SAVE_EVERY, coarse)), fine
 
 
 def port_for(task: str) -> int:
@@ -88,7 +99,8 @@ class GaussianTalker(AdNerfLineage):
     def train_steps(self, req: Any) -> List[Step]:
         config = posixpath.join("arguments", req.option("config"))
         steps = []
-        overrides = [("iterations", req.iterations), ("batch_size", req.option("batch_size"))]
+        coarse, fine = stage_iterations(req.iterations) if req.iterations else (None, None)
+        overrides = [("coarse_iterations", coarse), ("iterations", fine), ("batch_size", req.option("batch_size"))]
         sets = [f"OptimizationParams.{key}={value}" for key, value in overrides if value]
         if sets:
             derived = posixpath.join(req.paths.model_dir, "talkingface_config.py")
@@ -98,7 +110,9 @@ class GaussianTalker(AdNerfLineage):
             steps.append(
                 step(
                     "train-config",
-                    "a config with your --iterations/--batch_size",
+                    f"a config with your --iterations/--batch_size (coarse {coarse}, fine {fine})"
+                    if req.iterations
+                    else "a config with your --batch_size",
                     argv,
                     cwd=req.paths.workspace,
                     outputs=(derived,),

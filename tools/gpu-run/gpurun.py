@@ -1,0 +1,383 @@
+"""The shared part of the GPU runs of real upstream (docs/gpu-run.md); each model's script says what differs.
+
+Two phases, on two machines if need be, in one folder ``ROOT`` whose absolute path is the same on both:
+
+``prepare`` (any machine with our preprocessing's packages; no GPU): the sample clip and a driving speech, then the
+``preprocess`` verb through ``--runtime native`` in a local-line environment, so our own offline steps (input
+check, normalization, frames, landmarks) run for real and their resume markers are kept. It packs ROOT.
+
+``run`` (the GPU machine): builds the native environment with the images' own scripts, writes the weights that
+can't be had as random weights in their published formats through upstream's own classes, installs the named
+stand-ins, then runs ``convert-bfm``, ``preprocess`` from upstream's first task, every training stage and ``infer``
+through ``bin/run_<model>.sh --runtime native``, and records ``docs/bench/gpu-run-<model>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import lzma
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+TASK = "gpurun"
+SPEECH_TEXT = "Real upstream, driven by our own entrypoint, on a borrowed graphics card."
+
+
+@dataclass
+class Step:
+    """One verb of the run: what it was, how long it took, and what throughput upstream reported."""
+
+    name: str
+    argv: List[str]
+    wall_s: float = 0.0
+    returncode: Optional[int] = None
+    log: str = ""
+    it_per_s: Optional[float] = None
+    iterations: Optional[int] = None
+
+
+@dataclass
+class Model:
+    """What one model's run needs; everything else is shared."""
+
+    name: str
+    first_upstream_step: str
+    lock: Path
+    ext_names: Sequence[str]
+    write_weights: Callable[[Run], None]
+    install_stand_ins: Callable[[Run], None]
+    train_runs: Sequence[Sequence[str]]  # (stage label, *verb args)
+    infer_runs: Callable[[Run], Sequence[Sequence[str]]]
+    throughput: re.Pattern = re.compile(r"([\d.]+)\s*it/s")
+    iterations: Dict[str, int] = field(default_factory=dict)
+    # Steps whose real code may fail on random weights, and the stand-in that replaces them then.
+    fallbacks: Dict[str, Callable[[Run], None]] = field(default_factory=dict)
+    # Dataset entries upstream's tasks write, left out of the prepared pack.
+    upstream_outputs: Sequence[str] = ()
+
+
+class Run:
+    def __init__(self, model: Model, root: Path) -> None:
+        self.model, self.root = model, root
+        self.input = root / "input"
+        self.workspace = root / "ws"
+        self.weights = root / "weights"
+        self.bfm = root / "bfm"
+        self.env = root / "env"
+        self.logs = root / "logs"
+        self.bin = root / "bin"
+        self.out = root / f"gpu-run-{model.name}.json"
+        self.helpers: Optional[Path] = None
+        self.ffmpeg: Optional[Path] = None
+        self.record: Dict = {
+            "model": model.name,
+            "task": TASK,
+            "real": [],
+            "stand_ins": [],
+            "weights": [],
+            "steps": [],
+        }
+
+    @property
+    def upstream(self) -> Path:
+        return self.env / "opt" / "upstream" / self.model.name
+
+    def real(self, what: str) -> None:
+        self.record["real"].append(what)
+
+    def stand_in(self, what: str, why: str) -> None:
+        self.record["stand_ins"].append({"what": what, "why": why})
+        print(f"gpu-run: stand-in: {what} ({why})", flush=True)
+
+    def weight(self, path: str, how: str) -> None:
+        self.record["weights"].append({"path": path, "how": how})
+
+    def python_env(self) -> Dict[str, str]:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", TALKINGFACE_HEARTBEAT="60")
+        env["PATH"] = os.pathsep.join([str(self.bin), env.get("PATH", "")])
+        return env
+
+    def verb(self, name: str, verb: str, *args: str, check: bool = True, native_env: Optional[Path] = None) -> Step:
+        argv = [str(REPO / "bin" / f"run_{self.model.name}.sh"), verb, "--task", TASK, *args]
+        argv += ["--runtime", "native", "--native_env", str(native_env or self.env)]
+        argv += ["--workspace", str(self.workspace), "--bfm_dir", str(self.bfm), "--weights_dir", str(self.weights)]
+        return self.command(name, argv, check=check)
+
+    def command(self, name: str, argv: List[str], *, check: bool = True) -> Step:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = self.logs / f"{len(self.record['steps']):02d}-{name}.log"
+        step = Step(name=name, argv=argv, log=str(log))
+        print(f"gpu-run: [{name}] {' '.join(argv)}", flush=True)
+        start = time.monotonic()
+        with open(log, "w", encoding="utf-8") as out:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.python_env())
+            if proc.stdout is None:
+                raise RuntimeError("no pipe")
+            for raw in proc.stdout:
+                line = raw.decode("utf-8", "replace")
+                out.write(line)
+                if not line.startswith(" ") or "[talkingface]" in line:
+                    sys.stdout.write(line)
+            step.returncode = proc.wait()
+        step.wall_s = round(time.monotonic() - start, 1)
+        text = log.read_text(encoding="utf-8", errors="replace")
+        rates = self.model.throughput.findall(text)
+        step.it_per_s = float(rates[-1]) if rates else None
+        self.record["steps"].append(step.__dict__)
+        print(f"gpu-run: [{name}] exit {step.returncode} after {step.wall_s} s", flush=True)
+        if check and step.returncode != 0:
+            self.save()
+            raise SystemExit(f"gpu-run: step {name} failed (exit {step.returncode}); its log: {log}")
+        return step
+
+    def save(self, out: Optional[Path] = None) -> Path:
+        target = out or self.out
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(json.dumps(self.record, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, target)
+        return target
+
+
+# ------------------------------------------------------------------------------------------------ prepare (CPU)
+def prepare(model: Model, root: Path, seconds: float) -> Path:
+    sys.path.insert(0, str(REPO))
+    from talkingface.sample_clip import generate
+    from tests.doubles.install import install
+
+    run = Run(model, root)
+    run.input.mkdir(parents=True, exist_ok=True)
+    generate(run.input / "clip.mp4", seconds=seconds)
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(run.input / "speech.wav"), SPEECH_TEXT], check=True)
+    # Our own steps run here for real; the doubles stand in for upstream's tasks, which the GPU run redoes.
+    support = root / "prep-support"
+    install(model.name, support)
+    local_env = root / "prep-env"
+    subprocess.run([str(REPO / "tools" / "native-env.sh"), model.name, "local", str(local_env)], check=True)
+    run.bfm, run.weights = support / "bfm_models", support / "weights"
+    run.verb("prepare", "preprocess", "--video_path", str(run.input / "clip.mp4"), "--gpu", "CPU", native_env=local_env)
+    pack = root.parent / f"gpu-run-{model.name}.tar"
+    upstream_outputs = set(model.upstream_outputs)
+
+    def ours(info: tarfile.TarInfo) -> Optional[tarfile.TarInfo]:
+        # Only what our own steps wrote travels: the GPU run redoes every upstream task.
+        parts = Path(info.name).parts
+        data = parts[parts.index("data") + 2 :] if "data" in parts and len(parts) > parts.index("data") + 2 else ()
+        return None if data and data[0] in upstream_outputs else info
+
+    with tarfile.open(pack, "w") as tar:
+        for name in ("input", "ws"):
+            tar.add(root / name, arcname=f"{root.name}/{name}", filter=ours)
+    print(f"gpu-run: packed {pack} ({pack.stat().st_size // 1_000_000} MB); unpack it in {root.parent} on the GPU")
+    return pack
+
+
+# ------------------------------------------------------------------------------------------------ run (GPU)
+def which(name: str, env: Dict[str, str]) -> Optional[str]:
+    return shutil.which(name, path=env.get("PATH"))
+
+
+def tools_on_path(run: Run) -> None:
+    """ffmpeg and ffprobe: imageio-ffmpeg's static ffmpeg where none is installed, and our named ffprobe stand-in
+    where ffprobe is missing (static builds ship without it)."""
+    run.bin.mkdir(parents=True, exist_ok=True)
+    env = run.python_env()
+    if not which("ffmpeg", env):
+        if run.ffmpeg is None:
+            raise SystemExit("gpu-run: no ffmpeg on PATH -- fix: pass --ffmpeg FILE, a static ffmpeg build (.xz too)")
+        target = run.bin / "ffmpeg"
+        if run.ffmpeg.suffix == ".xz":
+            with lzma.open(run.ffmpeg) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        else:
+            shutil.copy(run.ffmpeg, target)
+        target.chmod(0o755)
+        version = subprocess.run([str(target), "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+        run.real(f"ffmpeg: {version} ({run.ffmpeg.name})")
+    if not which("ffprobe", run.python_env()):
+        shutil.copy(HERE / "stand_ins" / "ffprobe", run.bin / "ffprobe")
+        (run.bin / "ffprobe").chmod(0o755)
+        run.stand_in(
+            "ffprobe",
+            "a static ffmpeg comes without ffprobe; a Python ffprobe answers our two queries from ffmpeg's output",
+        )
+
+
+def build_env(run: Run, archives: Path, wheels: Path, ext_wheels: Path, archs: str) -> None:
+    env = dict(
+        run.python_env(),
+        UPSTREAM_ARCHIVES=str(archives),
+        WHEELHOUSE=str(wheels),
+        EXT_WHEELS=str(ext_wheels),
+        NATIVE_LOCK=str(run.model.lock),
+        BASE_PYTHON=sys.executable,
+        SYSTEM_SITE="1",
+        TORCH_PINS="",
+        TORCH_CUDA_ARCH_LIST=archs,
+        PYTORCH3D="build" if (ext_wheels / "pytorch3d" / "BUILT_FOR").exists() else "skip",
+        PYTORCH3D_COMMIT="33824be3cbc87a7dd1db0f6a9a9de9ac81b2d0ba",
+    )
+    start = time.monotonic()
+    subprocess.run([str(REPO / "tools" / "native-env.sh"), run.model.name, "cu130", str(run.env)], env=env, check=True)
+    run.record["native_env_s"] = round(time.monotonic() - start, 1)
+    run.record["pytorch3d"] = env["PYTORCH3D"]
+    run.record["extensions"] = {
+        name: (ext_wheels / name / "BUILT_FOR").read_text().strip()
+        for name in run.model.ext_names
+        if (ext_wheels / name / "BUILT_FOR").exists()
+    }
+
+
+def machine(run: Run) -> None:
+    probe = (
+        "import json, platform, torch; p = torch.cuda.get_device_properties(0); "
+        "print(json.dumps({'gpu': p.name, 'gpu_memory_gb': round(p.total_memory / 2**30, 1), "
+        "'capability': '.'.join(map(str, torch.cuda.get_device_capability(0))), 'torch': torch.__version__, "
+        "'cuda': torch.version.cuda, 'python': platform.python_version(), "
+        "'arch_list': torch.cuda.get_arch_list()}))"
+    )
+    out = subprocess.run(
+        [str(run.env / "opt" / "venv" / "bin" / "python"), "-c", probe], capture_output=True, text=True
+    )
+    run.record["machine"] = json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr[-500:]}
+
+
+def duration(path: Path, stream: str, env: Dict[str, str]) -> Optional[float]:
+    """Decoded length of one stream, from ffmpeg's own progress (no ffprobe needed)."""
+    out = subprocess.run(
+        ["ffmpeg", "-nostdin", "-i", str(path), "-map", f"0:{stream}:0", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    times = re.findall(r"time=(\d+):(\d+):([\d.]+)", out.stderr)
+    if not times:
+        return None
+    h, m, s = times[-1]
+    return round(int(h) * 3600 + int(m) * 60 + float(s), 3)
+
+
+def result(run: Run, video: Path, out_dir: Path) -> Dict:
+    env = run.python_env()
+    info: Dict = {"path": str(video), "exists": video.exists()}
+    if not video.exists():
+        return info
+    frame = out_dir / f"gpu-run-{run.model.name}-{video.stem}-frame.png"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(video),
+            "-vf",
+            "select=eq(n\\,10)",
+            "-frames:v",
+            "1",
+            str(frame),
+        ],
+        check=True,
+        env=env,
+    )
+    info.update(
+        video_s=duration(video, "v", env),
+        audio_s=duration(video, "a", env),
+        frame10_sha256=hashlib.sha256(frame.read_bytes()).hexdigest(),
+        frame10_png=frame.name,
+        bytes=video.stat().st_size,
+    )
+    return info
+
+
+def gpu_run(model: Model, root: Path, args: argparse.Namespace) -> Path:
+    run = Run(model, root)
+    run.helpers, run.ffmpeg, run.out = args.helpers, args.ffmpeg, args.out
+    run.record["upstream"] = json.loads((REPO / "talkingface" / "upstream.json").read_text())[model.name]
+    run.record["started"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    build_env(run, args.archives, args.wheels, args.ext_wheels, args.archs)
+    machine(run)
+    tools_on_path(run)
+    model.write_weights(run)
+    model.install_stand_ins(run)
+    run.save()
+    # --force: the prepared workspace holds the doubles' conversion.
+    run.verb("convert-bfm", "convert-bfm", "--force", "--gpu", "GPU0")
+    for attempt in range(1 + len(model.fallbacks)):
+        step = run.verb(
+            "preprocess", "preprocess", "--video_path", str(run.input / "clip.mp4"),
+            "--from_step", model.first_upstream_step, "--gpu", "GPU0", check=False,
+        )  # fmt: skip
+        if step.returncode == 0:
+            break
+        named = re.findall(r"error: step (\S+)", Path(step.log).read_text(encoding="utf-8", errors="replace"))
+        failed = named[-1] if named and named[-1] in model.fallbacks else None
+        if failed is None or attempt == len(model.fallbacks):
+            run.save()
+            raise SystemExit(f"gpu-run: preprocess failed; its log: {step.log}")
+        model.fallbacks.pop(failed)(run)
+        # Resume at the step that failed: the ones before it are done.
+        model.first_upstream_step = failed
+    for stage, *extra in model.train_runs:
+        step = run.verb(f"train-{stage}", "train_only", *extra, "--gpu", "GPU0")
+        step.iterations = model.iterations.get(stage)
+        run.record["steps"][-1]["iterations"] = step.iterations
+    out_dir = Path(args.out).parent
+    results = []
+    for name, audio in model.infer_runs(run):
+        run.verb(f"infer-{name}", "infer", "--audio_path", str(audio), "--gpu", "GPU0")
+        stem = Path(audio).stem
+        results.append(
+            {"driving": str(audio), **result(run, run.workspace / "results" / TASK / f"{stem}.mp4", out_dir)}
+        )
+        if str(audio).endswith(".wav"):
+            results[-1]["driving_audio_s"] = duration(Path(audio), "a", run.python_env())
+    run.record["results"] = results
+    run.record["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    return run.save()
+
+
+def main(model: Model, argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"tools/gpu-run/{model.name}.py", description=__doc__.splitlines()[0])
+    parser.add_argument("phase", choices=("prepare", "run"))
+    # The same absolute path on both machines keeps the prepared steps' resume markers valid.
+    parser.add_argument("--root", type=Path, default=Path("/tmp/tf-gpu-run") / model.name)  # noqa: S108
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=10.0,
+        help="prepare: length of the training clip (10 s, the least training takes)",
+    )
+    parser.add_argument("--archives", type=Path, help="run: folder of <commit>.tar upstream archives")
+    parser.add_argument("--wheels", type=Path, help="run: wheelhouse holding the lock's packages")
+    parser.add_argument("--ext-wheels", type=Path, required=False, help="run: extension wheel cache (EXT_WHEELS)")
+    parser.add_argument("--helpers", type=Path, help="run: AD-NeRF's 3DMM files where upstream's tree lacks them")
+    parser.add_argument("--ffmpeg", type=Path, help="run: a static ffmpeg (.xz too), where none is on PATH")
+    parser.add_argument("--pack", type=Path, help="run: the prepared pack, unpacked first")
+    parser.add_argument("--archs", default="9.0", help="run: TORCH_CUDA_ARCH_LIST (default 9.0: H100/H200)")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / f"gpu-run-{model.name}.json")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    if args.phase == "prepare":
+        prepare(model, root, args.seconds)
+        return 0
+    for flag in ("archives", "wheels", "ext_wheels"):
+        if getattr(args, flag) is None:
+            parser.error(f"run needs --{flag.replace('_', '-')}")
+    if args.pack:
+        with tarfile.open(args.pack) as tar:
+            tar.extractall(root.parent, filter="data")
+    print(f"gpu-run: wrote {gpu_run(model, root, args)}")
+    return 0
