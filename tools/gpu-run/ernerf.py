@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import weights  # noqa: E402
 from gpurun import REPO, TASK, Model, Run, main  # noqa: E402
+from gpurun import replace_with_double as replace  # noqa: E402
 
 DOUBLES = REPO / "tests" / "doubles"
 ITERATIONS = 1000  # head; lips go to 1250 and torso to 2000, as our adapter derives them (upstream: 100k)
@@ -19,7 +20,7 @@ ITERATIONS = 1000  # head; lips go to 1250 and torso to 2000, as our adapter der
 def write_weights(run: Run) -> None:
     weights.torchvision_net(run, "resnet18", "resnet18-5c106cde.pth")
     weights.bisenet(run, "ernerf")
-    weights.tracking_helpers(run, "ernerf", run.helpers)
+    weights.tracking_helpers(run, run.weights / "ernerf" / "data_utils" / "face_tracking" / "3DMM", run.helpers)
     weights.lpips_and_fan(run)
     weights.basel_face_model(run)
     weights.placeholder(
@@ -27,15 +28,6 @@ def write_weights(run: Run) -> None:
         "cache/tensorflow/models/deepspeech-0_1_0-b90017e8.pb",
         "DeepSpeech 0.1.0's graph can't be had here; the extractor that reads it is a stand-in too",
     )
-
-
-def replace(run: Run, relative: str, why: str) -> None:
-    """Swap one upstream file for the doubles' version of it; the original stays beside it as .upstream."""
-    target = run.upstream / relative
-    if not (target.parent / (target.name + ".upstream")).exists():
-        target.rename(target.parent / (target.name + ".upstream"))
-    shutil.copy(DOUBLES / "ernerf" / relative, target)
-    run.stand_in(relative, why)
 
 
 def install_stand_ins(run: Run) -> None:

@@ -150,6 +150,24 @@ class Run:
         return target
 
 
+def replace_with_double(run: Run, relative: str, why: str, *, double: Optional[Path] = None) -> None:
+    """Swap one upstream file for a double's version; the original stays beside it as <name>.upstream."""
+    target = run.upstream / relative
+    kept = target.parent / (target.name + ".upstream")
+    if not kept.exists():
+        target.rename(kept)
+    shutil.copy(double or REPO / "tests" / "doubles" / run.model.name / relative, target)
+    run.stand_in(relative, why)
+
+
+def stub_module(run: Run, name: str, body: str, why: str) -> None:
+    """A package upstream imports but never calls on this path, where no wheel fits: a named stub on PYTHONPATH."""
+    package = run.env / "opt" / "upstream" / "lib" / name
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text(f'"""talkingface gpu-run stand-in: {why}"""\n{body}', encoding="utf-8")
+    run.stand_in(f"python package {name}", why)
+
+
 # ------------------------------------------------------------------------------------------------ prepare (CPU)
 def prepare(model: Model, root: Path, seconds: float) -> Path:
     sys.path.insert(0, str(REPO))

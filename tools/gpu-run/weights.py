@@ -83,24 +83,26 @@ def bisenet(run: Run, model: str) -> Path:
     return target
 
 
-def tracking_helpers(run: Run, model: str, helpers: Path | None) -> None:
+def tracking_helpers(run: Run, dest: Path, helpers: Path | None) -> None:
     """AD-NeRF's 3DMM helpers: the published files where upstream's tree or --helpers has them (GaussianTalker's
     tree commits them; ER-NeRF's README downloads them from AD-NeRF); exp_info.npy, over the snapshot's size limit,
     is random with the published keys and shapes."""
     import numpy as np
 
     tree = run.upstream / "data_utils" / "face_tracking" / "3DMM"
-    dest = run.weights / model / "data_utils" / "face_tracking" / "3DMM"
     dest.mkdir(parents=True, exist_ok=True)
+    shown = dest.relative_to(run.root)
     for name in ("keys_info.npy", "topology_info.npy", "sub_mesh.obj"):
         source = next(
             (d / name for d in (tree, helpers) if d and (d / name).is_file() and not (d / name).is_symlink()), None
         )
         if source is not None:
-            shutil.copy(source, dest / name)
-            run.weight(f"{model}/data_utils/face_tracking/3DMM/{name}", f"AD-NeRF's published file ({source.parent})")
+            if source != dest / name:
+                shutil.copy(source, dest / name)
+            run.weight(f"{shown}/{name}", f"AD-NeRF's published file ({source.parent})")
         elif name == "sub_mesh.obj":
-            placeholder(run, f"{model}/data_utils/face_tracking/3DMM/{name}", "no code on this path loads it")
+            (dest / name).write_bytes(b"stand-in: never read on this run\n")
+            run.stand_in(f"{shown}/{name}", "no code on this path loads it")
         else:
             raise SystemExit(f"gpu-run: {name} is missing -- fix: pass --helpers DIR holding AD-NeRF's 3DMM files")
     sub = np.load(dest / "topology_info.npy", allow_pickle=True).item()["sub_inds"]
