@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import List, NoReturn, Optional, Sequence, Tuple
 
 from .adapters.base import BFM_FILE, Adapter, Requirement, features_given
+from .dataset_input import check_same_input
 from .errors import TalkingfaceError
 from .names import check_task, safe_stem
 from .request import Request
@@ -98,6 +99,7 @@ def add_common(parser: argparse.ArgumentParser, adapter: Adapter, verb: Verb, *,
         )
     else:
         run.add_argument("--gpu", help=argparse.SUPPRESS)
+        io.add_argument("--video_given", help=argparse.SUPPRESS)
     adapter.add_options(parser)
 
 
@@ -180,6 +182,7 @@ def resolve(adapter: Adapter, verb: Verb, args: argparse.Namespace, roots: Roots
         bfm_dir=roots.bfm,
         weights_dir=roots.weights,
         video=video,
+        video_given=getattr(args, "video_given", None) or video,
         audio=absolute(args.audio_path),
         au_csv=absolute(args.au_csv),
         iterations=args.iterations,
@@ -209,6 +212,8 @@ def preflight(adapter: Adapter, verb: Verb, req: Request) -> None:
     check_input_file(req.video, "--video_path", required=req.verb in ("check", "preprocess", "train"), verb=req.verb)
     check_input_file(req.audio, "--audio_path", required=verb.needs_audio, verb=req.verb)
     check_input_file(req.au_csv, "--au_csv", required=False, verb=req.verb)
+    if req.video and not req.force:
+        check_same_input(req.task, req.paths.data_dir, req.video, req.video_given or req.video)
     if features_given(req) and not adapter.accepts_features:
         raise TalkingfaceError(
             f"{adapter.name} needs the audio itself, not precomputed features ({req.audio})",
@@ -269,6 +274,8 @@ def request_argv(adapter: Adapter, req: Request) -> List[str]:
     for flag, value in (("--video_path", req.video), ("--audio_path", req.audio), ("--au_csv", req.au_csv)):
         if value:
             argv += [flag, value]
+    if req.video_given and req.video_given != req.video:
+        argv += ["--video_given", req.video_given]
     if req.iterations:
         argv += ["--iterations", str(req.iterations)]
     if req.force:

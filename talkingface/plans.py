@@ -12,7 +12,7 @@ from .request import Request
 
 def audio_stem(req: Request) -> str:
     name = (req.audio or "").rsplit("/", 1)[-1]
-    return safe_stem(name.rsplit(".", 1)[0] if "." in name else name)
+    return safe_stem(name.rsplit(".", 1)[0] if "." in name else name, kind="audio")
 
 
 def build_plan(adapter: Adapter, req: Request) -> Plan:

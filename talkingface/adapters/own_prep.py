@@ -19,7 +19,16 @@ def check_step(req: Any, data_dir: str) -> Step:
     return step(
         "input-check",
         "check the video and track the face (no face, two people, too short: stop here)",
-        own("check-input", "--src", req.video, "--out_dir", data_dir, "--needs_audio"),
+        own(
+            "check-input",
+            "--src",
+            req.video,
+            "--given",
+            req.video_given or req.video,
+            "--out_dir",
+            data_dir,
+            "--needs_audio",
+        ),
         cwd=req.paths.workspace,
         inputs=(req.video,),
         outputs=(track, posixpath.join(data_dir, "crop_boxes.csv"), posixpath.join(data_dir, "input.json")),

@@ -150,3 +150,56 @@ class TestOtherVerbs:
         )
         assert done.returncode == 0
         assert done.stdout.strip().endswith(f"upstream/{container.model}")
+
+
+def remuxed(source: Path, target: Path) -> Path:
+    """The same frames and sound in another file: a different video to ffmpeg's checks and to a content hash."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(source), "-c", "copy"]
+        + ["-metadata", "title=another take", str(target)],
+        check=True,
+    )
+    return target
+
+
+def tree_state(folder: Path) -> Dict[str, tuple]:
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, sha256(p)) for p in folder.rglob("*") if p.is_file()}
+
+
+class TestOneTaskOneVideo:
+    def test_file_names_that_fold_alike_get_their_own_tasks(self, container: Container, media) -> None:
+        for name in ("ä.mp4", "ö.mp4", "日本.mp4"):
+            video = container.put_input("video", media["clip"], name=name)
+            container.run("check", "--video_path", video)
+        tasks = sorted(p.parent.name for p in container.workspace.glob("data/**/input.json"))
+        assert tasks[:2] == ["a", "o"] and tasks[2].startswith("video-") and len(tasks) == 3
+        record = json.loads((container.data_dir("a") / "input.json").read_text())
+        assert record["given"].endswith("/ä.mp4") and record["sha256"] == sha256(media["clip"])
+
+    def test_another_video_for_a_task_is_refused_before_anything_is_written(
+        self, container: Container, media, tmp_path: Path
+    ) -> None:
+        first = container.put_input("video", media["clip"], name="first.mp4")
+        second = container.put_input("video", remuxed(media["clip"], tmp_path / "second.mp4"))
+        container.run("check", "--video_path", first, "--task", "clip")
+        before = tree_state(container.workspace)
+        container.clear_calls()
+        for verb in ("check", "preprocess", "train"):
+            refused = container.run(verb, "--video_path", second, "--task", "clip", check=False)
+            assert refused.returncode == 2 and refused.stdout == ""
+            lines = refused.stderr.splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: task clip was made from "), refused.stderr
+            assert first in lines[0] and second in lines[0]
+            assert "--task NAME" in lines[0] and "--force" in lines[0]
+        assert tree_state(container.workspace) == before and container.calls() == []
+        # The same video again is the same task: it goes on.
+        assert "done before, skipped" in container.run("check", "--video_path", first, "--task", "clip").stdout
+
+    def test_force_rebuilds_the_task_from_the_new_video(self, container: Container, media, tmp_path: Path) -> None:
+        first = container.put_input("video", media["clip"], name="first.mp4")
+        second = container.put_input("video", remuxed(media["clip"], tmp_path / "second.mp4"))
+        container.run("check", "--video_path", first, "--task", "clip")
+        container.run("check", "--video_path", second, "--task", "clip", "--force")
+        record = json.loads((container.data_dir("clip") / "input.json").read_text())
+        assert record["given"] == second and record["sha256"] == sha256(Path(second))
+        container.run("check", "--video_path", second, "--task", "clip")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shlex
 import shutil
@@ -324,6 +325,28 @@ class TestBadInput:
         assert f"1 weight files {model} loads are missing" in done.stderr and needed[-1] in done.stderr
         assert f"make weights WEIGHTS=<dir> WEIGHTS_FOR={model}" in done.stderr
         assert not (host.root / "docker-argv").exists() and not host.workspace(model).exists()
+
+    @pytest.mark.parametrize("model", MODELS)
+    def test_another_video_for_a_task_names_both_host_paths(self, host: Host, model: str) -> None:
+        data = Path(get_adapter(model).task_paths(str(host.workspace(model)), "clip").data_dir)
+        data.mkdir(parents=True)
+        first = host.root / "takes" / "first.mp4"
+        record = {"given": str(first), "size": 3, "sha256": "0" * 64, "source": "/input/video/first.mp4"}
+        (data / "input.json").write_text(json.dumps(record))
+        for mode in ({"TEST_MODE": "1"}, {"TEST_MODE": ""}):
+            done = host.run(model, "train", "--video_path", "clip.mp4", "--task", "clip", **mode)
+            assert done.returncode == 2 and done.stdout == ""
+            lines = done.stderr.splitlines()
+            assert len(lines) == 1 and f"task clip was made from {first}, and {host.video} is" in lines[0]
+            assert "--task NAME" in lines[0] and "--force" in lines[0]
+        assert not (host.root / "docker-argv").exists()
+        assert host.run(model, "train", "--video_path", "clip.mp4", "--task", "clip", "--force").returncode == 0
+
+    def test_the_container_records_the_video_under_its_host_path(self, host: Host) -> None:
+        done = host.run("ernerf", "check", "--video_path", "clip.mp4")
+        argv = docker_argv(done.stdout)
+        assert argv[argv.index("--video_given") + 1] == str(host.video)
+        assert f"--given {shlex.quote(str(host.video))}" in done.stdout.split("\n\n", 1)[1]
 
     def test_verbs_that_load_no_weights_run_without_them(self, host: Host) -> None:
         shutil.rmtree(host.weights)
