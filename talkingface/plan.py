@@ -34,6 +34,9 @@ class Step:
     inputs: Tuple[str, ...] = ()
     # The step skips per-frame outputs a killed attempt already finished; its partial outputs are kept for it.
     resumable: bool = False
+    # A check whose report the user asks for each time (validate, check): never skipped as done, since what it
+    # checks may have changed in ways no fingerprint sees (a deleted file), and a skipped check prints nothing.
+    always: bool = False
 
     def command(self, *, forced: bool = False) -> Tuple[str, ...]:
         return self.forced_argv if forced and self.forced_argv is not None else self.argv
@@ -53,6 +56,7 @@ def step(
     clean_outputs: bool = False,
     inputs: Iterable[str] = (),
     resumable: bool = False,
+    always: bool = False,
 ) -> Step:
     return Step(
         id=id,
@@ -67,6 +71,7 @@ def step(
         clean_outputs=clean_outputs,
         inputs=tuple(inputs),
         resumable=resumable,
+        always=always,
     )
 
 
@@ -86,7 +91,8 @@ class Plan:
         lines = [f"# in-container plan: {self.verb} {self.task} ({len(self.steps)} steps)"]
         lines += [f"# note: {note}" for note in self.notes]
         for number, item in enumerate(self.steps, 1):
-            lines.append(f"[{number}/{len(self.steps)}] {item.id}: {item.title}")
+            always = " (runs every time)" if item.always else ""
+            lines.append(f"[{number}/{len(self.steps)}] {item.id}: {item.title}{always}")
             lines.append(f"    cd {shlex.quote(item.cwd)}")
             prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in item.env)
             command = " ".join(shlex.quote(a) for a in item.argv)

@@ -178,7 +178,7 @@ class Runner:
         for number, item in enumerate(plan.steps, 1):
             forced = self.options.force or (forced_from is not None and number - 1 >= forced_from)
             head = f"[{number}/{len(plan.steps)}] {item.id}: {item.title}"
-            if not forced and self.is_done(item):
+            if not forced and not item.always and self.is_done(item):
                 progress.finish(item.weight, None)
                 self.say(f"{head} -- done before, skipped ({progress.status()})")
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 import sys
@@ -176,3 +177,22 @@ def test_unknown_from_step_is_an_error(work: Workdir) -> None:
 def test_step_dataclass_defaults() -> None:
     item = Step(id="x", title="t", argv=("true",), cwd="/")
     assert item.inputs == () and item.resumable is False
+
+
+def test_an_always_step_runs_and_prints_every_time(tmp_path: Path) -> None:
+    """A check is never 'done before': what it checks can change without any input it names changing."""
+    report = tmp_path / "report.txt"
+    report.write_text("fine")
+    check = step("check", "a check", (sys.executable, "-c", f"print(open({str(report)!r}).read())"), cwd=str(tmp_path))
+    outputs = []
+    for text in ("fine", "broken"):
+        report.write_text(text)
+        out = io.BytesIO()
+        runner = Runner(RunOptions(state_dir=str(tmp_path / "state"), logs_dir=str(tmp_path / "logs")), out=out)
+        runner.run(Plan(verb="test", task="t", steps=(dataclasses.replace(check, always=True),)))
+        outputs.append(out.getvalue().decode())
+    assert "fine" in outputs[0] and "broken" in outputs[1] and "done before" not in outputs[1]
+    assert (
+        "(runs every time)"
+        in Plan(verb="v", task="t", steps=(step("c", "t", ("true",), cwd="/", always=True),)).render()
+    )

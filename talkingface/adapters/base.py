@@ -162,7 +162,8 @@ class Adapter(abc.ABC):
 
     def check_steps(self, req: Any) -> List[Step]:
         """The ``check`` verb: the video's streams, length and face, in seconds, before committing to hours."""
-        return [self.ensure_dirs(req, "dataset-dir", req.paths.data_dir), own_prep.check_step(req, req.paths.data_dir)]
+        check = own_prep.check_step(req, req.paths.data_dir, always=True)
+        return [self.ensure_dirs(req, "dataset-dir", req.paths.data_dir), check]
 
     def validate_step(self, req: Any) -> Step:
         return step(
@@ -171,6 +172,7 @@ class Adapter(abc.ABC):
             own("validate", "--model", self.name, "--data_dir", req.paths.data_dir),
             cwd=req.paths.workspace,
             weight=0.05,
+            always=True,
         )
 
     def mux_step(self, req: Any, stem: str, video_glob: str, *, exclude: str = "") -> Step:

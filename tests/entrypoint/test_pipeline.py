@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Dict
 
+from talkingface.adapters import get_adapter
 from tests.conftest import Container, sha256
 
 PROCESS = {
@@ -127,6 +128,24 @@ class TestOtherVerbs:
         done = container.run("validate", "--task", "clip", check=False)
         assert done.returncode == 1
         assert "ori_imgs/*.lms" in done.stdout and "rerun preprocess" in done.stdout
+
+    def test_validate_runs_and_reports_every_time(self, container: Container, media) -> None:
+        video = container.put_input("video", media["clip"])
+        container.run("preprocess", "--video_path", video, "--task", "clip")
+        data = container.data_dir("clip")
+        for _ in range(2):
+            assert f"dataset {data}: ok" in container.run("validate", "--task", "clip").stdout
+        spec = get_adapter(container.model).dataset_spec()
+        gone = spec.au_csv or spec.files[0]
+        (data / gone).unlink()
+        done = container.run("validate", "--task", "clip", check=False)
+        assert done.returncode == 1 and f"{gone} is missing" in done.stdout
+
+    def test_check_reports_every_time(self, container: Container, media) -> None:
+        video = container.put_input("video", media["clip"])
+        for _ in range(2):
+            checked = container.run("check", "--video_path", video, "--task", "clip")
+            assert "a face in 300 of 300 frames" in checked.stdout and "input-check finished" in checked.stdout
 
     def test_extract_features(self, container: Container, media) -> None:
         speech = container.put_input("audio", media["speech"])
