@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import glob
 import os
 import posixpath
@@ -14,6 +15,7 @@ from .dataset_input import check_same_input
 from .errors import TalkingfaceError
 from .names import check_task, safe_stem
 from .request import Request
+from .text import plural
 from .verbs import VERBS, Verb, lookup
 from .weights.manifest import load_manifest
 
@@ -199,10 +201,23 @@ def check_input_file(path: Optional[str], flag: str, *, required: bool, verb: st
         return
     if os.path.isdir(path):
         raise TalkingfaceError(f"{flag} {path} is a directory", fix=f"pass a file to {flag}")
-    if not os.path.exists(path):
+    try:
+        os.stat(path)
+    except OSError as exc:
+        # exists() is False for a loop and for a broken link alike; "does not exist" sends the user looking for a
+        # file that is plainly there in `ls`.
+        if exc.errno == errno.ELOOP:
+            raise TalkingfaceError(
+                f"{flag} {path} is a symbolic link loop", fix=f"point the link at the real file (see: ls -l {path})"
+            ) from None
+        if os.path.islink(path):
+            raise TalkingfaceError(
+                f"{flag} {path} is a symbolic link to {os.readlink(path)}, which does not exist",
+                fix="point the link at the real file, or pass the file itself",
+            ) from None
         raise TalkingfaceError(
             f"{flag} {path} does not exist", fix="check the path (relative paths start from the current folder)"
-        )
+        ) from None
     if not os.access(path, os.R_OK):
         raise TalkingfaceError(f"{flag} {path} is not readable", fix=f"make it readable: chmod u+r {path}")
 
@@ -260,7 +275,7 @@ def check_weights(image: str, weights_dir: str) -> None:
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise TalkingfaceError(
-            f"{len(missing)} weight files {image} loads are missing from {weights_dir} ({shown})",
+            f"missing from {weights_dir}: {plural(len(missing), 'weight file')} {image} loads ({shown})",
             fix=f"run 'make weights WEIGHTS=<dir> WEIGHTS_FOR={image}' where there is internet, or 'make load "
             "BUNDLE=<bundle>' from an offline bundle, then pass --weights_dir <dir> (docs/weights.md)",
         )

@@ -10,6 +10,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Optional, Sequence, Tuple
 
+from .text import plural
+
 # Our own helper steps run as ``python -m talkingface.steps <name>``: the same python that runs upstream.
 PYTHON = "python"
 
@@ -88,7 +90,7 @@ class Plan:
     notes: Tuple[str, ...] = ()
 
     def render(self) -> str:
-        lines = [f"# in-container plan: {self.verb} {self.task} ({len(self.steps)} steps)"]
+        lines = [f"# in-container plan: {self.verb} {self.task} ({plural(len(self.steps), 'step')})"]
         lines += [f"# note: {note}" for note in self.notes]
         for number, item in enumerate(self.steps, 1):
             always = " (runs every time)" if item.always else ""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List, Optional, TextIO
 
 from ..errors import TalkingfaceError
+from ..text import plural
 from ..weights.lock import load_lock
 from ..weights.manifest import load_manifest
 from ..weights.verify import verify
@@ -91,18 +92,18 @@ def load_bundle(folder: Path, *, weights_dest: Path, stream: TextIO = sys.stdout
         ]
         if failed:
             raise TalkingfaceError(
-                f"{len(failed)} weight files in {weights_dest} fail verification after loading "
+                f"failing verification after loading into {weights_dest}: {plural(len(failed), 'weight file')} "
                 f"(first: {failed[0].path} {failed[0].state})",
                 fix=f"run 'make verify-weights WEIGHTS={weights_dest}' for every row",
                 exit_code=1,
             )
         print(
-            f"weights: {written} files written, {len(checked.install.skip)} already in place, all verified "
+            f"weights: {plural(written, 'file')} written, {len(checked.install.skip)} already in place, all verified "
             f"in {weights_dest}",
             file=stream,
         )
     print(
-        f"loaded {len(record.images)} images from {folder} (talkingface {record.version}, {record.revision})",
+        f"loaded {plural(len(record.images), 'image')} from {folder} (talkingface {record.version}, {record.revision})",
         file=stream,
     )
     return record

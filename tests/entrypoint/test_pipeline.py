@@ -86,6 +86,32 @@ class TestFailures:
         tasks = [c["task"] for c in container.calls() if c["script"] == PROCESS[container.model]]
         assert tasks == AFTER_TASK8[container.model]
 
+    def test_a_failed_step_is_one_line_with_its_cause_log_and_fix(self, container: Container, media) -> None:
+        failed = train(container, media, fail=f"{PROCESS[container.model]}#8:exit", check=False)
+        errors = [line for line in (failed.stdout + failed.stderr).splitlines() if "error" in line.lower()]
+        assert errors == failed.stderr.splitlines() and len(errors) == 1, failed.stdout + failed.stderr
+        log = next((container.workspace / "logs" / "clip").glob("*-process-task8.log"))
+        assert errors[0].startswith("error: step process-task8 ") and "injected failure" in errors[0]  # the cause
+        assert f"its log is {log} -- fix: read the log" in errors[0]
+
+    def test_our_own_steps_failure_is_one_line_with_its_own_fix(self, container: Container, media) -> None:
+        video = container.put_input("video", media["clip"])
+        container.run("preprocess", "--video_path", video, "--task", "clip")
+        (container.data_dir("clip") / "ori_imgs" / "3.lms").unlink()
+        failed = container.run("validate", "--task", "clip", check=False)
+        assert failed.returncode == 1 and "ori_imgs/*.lms" in failed.stdout
+        lines = [line for line in (failed.stdout + failed.stderr).splitlines() if line.startswith("error:")]
+        log = container.workspace / "logs" / "clip" / "01-validate.log"
+        assert (
+            lines
+            == failed.stderr.splitlines()
+            == [
+                f"error: step validate failed: the dataset {container.data_dir('clip')} has 1 problem; "
+                f"its log is {log} -- fix: see the table above"
+            ]
+        )
+        assert "has 1 problem -- fix" in log.read_text()  # the log keeps the step's own words
+
     def test_step_that_exits_0_without_outputs_is_caught(self, container: Container, media) -> None:
         failed = train(container, media, fail=f"{PROCESS[container.model]}#8:silent", check=False)
         assert failed.returncode == 1

@@ -299,6 +299,22 @@ class TestBadInput:
         assert cli.main(["ernerf", "preprocess", "--video_path", "clip.mp4"]) == 2
         assert "is not readable" in capsys.readouterr().err
 
+    @pytest.mark.parametrize("kind", ["loop", "cycle", "broken"])
+    def test_a_symbolic_link_that_leads_nowhere_is_named_as_such(self, host: Host, kind: str) -> None:
+        link = host.cwd / "take.mp4"
+        if kind == "loop":
+            link.symlink_to("take.mp4")
+        elif kind == "cycle":
+            link.symlink_to("other.mp4")
+            (host.cwd / "other.mp4").symlink_to("take.mp4")
+        else:
+            link.symlink_to("gone.mp4")
+        done = host.run("ernerf", "train", "--video_path", "take.mp4")
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
+        expected = "which does not exist" if kind == "broken" else "is a symbolic link loop"
+        assert f"--video_path {link} {'is a symbolic link to gone.mp4, ' if kind == 'broken' else ''}" in done.stderr
+        assert expected in done.stderr and "does not exist -- fix: check the path" not in done.stderr
+
     def test_lips_without_head_is_refused(self, host: Host) -> None:
         (host.workspace("ernerf") / "data" / "clip").mkdir(parents=True)
         done = host.run("ernerf", "train_only", "--task", "clip", "--stage", "lips")
@@ -322,7 +338,7 @@ class TestBadInput:
         (host.weights / needed[-1]).unlink()
         done = host.run(model, "train", "--video_path", "clip.mp4", TEST_MODE="")
         assert done.returncode == 2 and done.stderr.count("\n") == 1
-        assert f"1 weight files {model} loads are missing" in done.stderr and needed[-1] in done.stderr
+        assert f"missing from {host.weights}: 1 weight file {model} loads" in done.stderr and needed[-1] in done.stderr
         assert f"make weights WEIGHTS=<dir> WEIGHTS_FOR={model}" in done.stderr
         assert not (host.root / "docker-argv").exists() and not host.workspace(model).exists()
 
