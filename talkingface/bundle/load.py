@@ -13,7 +13,7 @@ from ..weights.lock import load_lock
 from ..weights.manifest import load_manifest
 from ..weights.verify import verify
 from . import docker_images, zstd
-from .record import MANIFEST_COPY, RECORD_NAME, BundleRecord, parse_record
+from .record import MANIFEST_COPY, RECORD_NAME, SUMS_NAME, BundleRecord, parse_record
 from .sums import check_sums, read_sums
 from .weights_archive import Install, extract_archive, plan_install, scan_archive
 
@@ -31,8 +31,33 @@ def _refuse(folder: Path, problems: List[str], fix: str = COPY_AGAIN) -> Talking
     return TalkingfaceError(f"bundle {folder} failed its checks ({shown}); nothing was loaded", fix=fix, exit_code=1)
 
 
+def require_folder(folder: Path) -> None:
+    """A bundle folder that is not there is named as such, with the bundles that are there beside it.
+
+    make's default BUNDLE is dist/<LINE>, and LINE defaults to cu113: 'make verify-bundle' after 'make bundle
+    LINE=cu118' looked for dist/cu113 and reported its SHA256SUMS missing, as if a bundle there were damaged.
+    """
+    if folder.is_dir():
+        return
+    where = folder.resolve()
+    parent = where.parent
+    found = sorted(str(p.parent) for p in parent.glob(f"*/{SUMS_NAME}")) if parent.is_dir() else []
+    beside = f"; bundles in {parent}: {', '.join(found)}" if found else ""
+    use = (
+        f"pass one with BUNDLE=<folder> (e.g. make verify-bundle BUNDLE={found[0]})"
+        if found
+        else ("pass the bundle you have with BUNDLE=<folder>")
+    )
+    raise TalkingfaceError(
+        f"no bundle folder at {where}{beside}",
+        fix=f"{use}, or write one there with 'make bundle' (LINE=cu113|cu118 picks dist/<LINE>)",
+        exit_code=1,
+    )
+
+
 def check_bundle(folder: Path, *, weights_dest: Path, stream: TextIO = sys.stdout) -> Checked:
     """Every check, reading only: checksums, archives whole, weights member by member, no clash at the target."""
+    require_folder(folder)
     zstd.require()
     sums = read_sums(folder)
     if RECORD_NAME not in sums:
