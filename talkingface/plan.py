@@ -88,10 +88,13 @@ class Plan:
     task: str
     steps: Tuple[Step, ...] = field(default_factory=tuple)
     notes: Tuple[str, ...] = ()
+    # Printed on stderr before the first step runs (and in a dry run): things to reconsider before hours pass.
+    warnings: Tuple[str, ...] = ()
 
     def render(self) -> str:
         lines = [f"# in-container plan: {self.verb} {self.task} ({plural(len(self.steps), 'step')})"]
         lines += [f"# note: {note}" for note in self.notes]
+        lines += [f"# warning: {warning}" for warning in self.warnings]
         for number, item in enumerate(self.steps, 1):
             always = " (runs every time)" if item.always else ""
             lines.append(f"[{number}/{len(self.steps)}] {item.id}: {item.title}{always}")

@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Dict, List, Optional, Sequence, Tuple
+from typing import BinaryIO, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from .errors import TalkingfaceError
 from .plan import Plan, Step
@@ -225,9 +225,10 @@ def step_failed(item: Step, code: int, log_path: Path, shown: StepOutput) -> Tal
 
 
 class Runner:
-    def __init__(self, options: RunOptions, *, out: Optional[BinaryIO] = None) -> None:
+    def __init__(self, options: RunOptions, *, out: Optional[BinaryIO] = None, err: Optional[TextIO] = None) -> None:
         self.options = options
         self.out = out if out is not None else sys.stdout.buffer
+        self.err = err if err is not None else sys.stderr
         self.hashes = ContentHashes(Path(options.state_dir) / "input-hashes.json")
 
     def say(self, text: str) -> None:
@@ -271,6 +272,8 @@ class Runner:
                 fix=f"use one of: {', '.join(step_ids)}",
             )
         forced_from = step_ids.index(self.options.from_step) if self.options.from_step else None
+        for warning in plan.warnings:
+            print(f"warning: {warning}", file=self.err, flush=True)
         progress = PlanProgress(total_weight=sum(s.weight for s in plan.steps) or 1.0)
         for number, item in enumerate(plan.steps, 1):
             forced = self.options.force or (forced_from is not None and number - 1 >= forced_from)

@@ -358,6 +358,13 @@ class TestBadInput:
         assert not (host.root / "docker-argv").exists()
         assert host.run(model, "train", "--video_path", "clip.mp4", "--task", "clip", "--force").returncode == 0
 
+    @pytest.mark.parametrize("model", MODELS)
+    def test_a_huge_iteration_count_is_warned_about_in_the_dry_run(self, host: Host, model: str) -> None:
+        done = host.run(model, "train", "--video_path", "clip.mp4", "--iterations", "1000000000")
+        assert done.returncode == 0
+        warnings = [line for line in done.stdout.splitlines() if line.startswith("# warning: ")]
+        assert len(warnings) == 1 and "--iterations 1000000000 is " in warnings[0] and " years " in warnings[0]
+
     def test_the_container_records_the_video_under_its_host_path(self, host: Host) -> None:
         done = host.run("ernerf", "check", "--video_path", "clip.mp4")
         argv = docker_argv(done.stdout)
