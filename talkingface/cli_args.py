@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import glob
 import os
 import posixpath
@@ -10,9 +11,11 @@ from dataclasses import dataclass, replace
 from typing import List, NoReturn, Optional, Sequence, Tuple
 
 from .adapters.base import BFM_FILE, Adapter, Requirement, features_given
+from .dataset_input import check_same_input
 from .errors import TalkingfaceError
 from .names import check_task, safe_stem
 from .request import Request
+from .text import plural
 from .verbs import VERBS, Verb, lookup
 from .weights.manifest import load_manifest
 
@@ -104,6 +107,7 @@ def add_common(parser: argparse.ArgumentParser, adapter: Adapter, verb: Verb, *,
         )
     else:
         run.add_argument("--gpu", help=argparse.SUPPRESS)
+        io.add_argument("--video_given", help=argparse.SUPPRESS)
     adapter.add_options(parser)
 
 
@@ -186,6 +190,7 @@ def resolve(adapter: Adapter, verb: Verb, args: argparse.Namespace, roots: Roots
         bfm_dir=roots.bfm,
         weights_dir=roots.weights,
         video=video,
+        video_given=getattr(args, "video_given", None) or video,
         audio=absolute(args.audio_path),
         au_csv=absolute(args.au_csv),
         iterations=args.iterations,
@@ -202,10 +207,23 @@ def check_input_file(path: Optional[str], flag: str, *, required: bool, verb: st
         return
     if os.path.isdir(path):
         raise TalkingfaceError(f"{flag} {path} is a directory", fix=f"pass a file to {flag}")
-    if not os.path.exists(path):
+    try:
+        os.stat(path)
+    except OSError as exc:
+        # exists() is False for a loop and for a broken link alike; "does not exist" sends the user looking for a
+        # file that is plainly there in `ls`.
+        if exc.errno == errno.ELOOP:
+            raise TalkingfaceError(
+                f"{flag} {path} is a symbolic link loop", fix=f"point the link at the real file (see: ls -l {path})"
+            ) from None
+        if os.path.islink(path):
+            raise TalkingfaceError(
+                f"{flag} {path} is a symbolic link to {os.readlink(path)}, which does not exist",
+                fix="point the link at the real file, or pass the file itself",
+            ) from None
         raise TalkingfaceError(
             f"{flag} {path} does not exist", fix="check the path (relative paths start from the current folder)"
-        )
+        ) from None
     if not os.access(path, os.R_OK):
         raise TalkingfaceError(f"{flag} {path} is not readable", fix=f"make it readable: chmod u+r {path}")
 
@@ -215,6 +233,8 @@ def preflight(adapter: Adapter, verb: Verb, req: Request) -> None:
     check_input_file(req.video, "--video_path", required=req.verb in ("check", "preprocess", "train"), verb=req.verb)
     check_input_file(req.audio, "--audio_path", required=verb.needs_audio, verb=req.verb)
     check_input_file(req.au_csv, "--au_csv", required=False, verb=req.verb)
+    if req.video and not req.force:
+        check_same_input(req.task, req.paths.data_dir, req.video, req.video_given or req.video)
     if features_given(req) and not adapter.accepts_features:
         raise TalkingfaceError(
             f"{adapter.name} needs the audio itself, not precomputed features ({req.audio})",
@@ -261,7 +281,7 @@ def check_weights(image: str, weights_dir: str) -> None:
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise TalkingfaceError(
-            f"{len(missing)} weight files {image} loads are missing from {weights_dir} ({shown})",
+            f"missing from {weights_dir}: {plural(len(missing), 'weight file')} {image} loads ({shown})",
             fix=f"run 'make weights WEIGHTS=<dir> WEIGHTS_FOR={image}' where there is internet, or 'make load "
             "BUNDLE=<bundle>' from an offline bundle, then pass --weights_dir <dir> (docs/weights.md)",
         )
@@ -275,6 +295,8 @@ def request_argv(adapter: Adapter, req: Request) -> List[str]:
     for flag, value in (("--video_path", req.video), ("--audio_path", req.audio), ("--au_csv", req.au_csv)):
         if value:
             argv += [flag, value]
+    if req.video_given and req.video_given != req.video:
+        argv += ["--video_given", req.video_given]
     if req.iterations:
         argv += ["--iterations", str(req.iterations)]
     if req.force:

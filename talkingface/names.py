@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 
 from .errors import TalkingfaceError
 
@@ -10,6 +12,9 @@ from .errors import TalkingfaceError
 # accepted alphabet is deliberately small.
 _TASK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_WORD = re.compile(r"\w")
+_LONGEST = 64
+_TAG = 8
 
 
 def check_task(name: str) -> str:
@@ -21,7 +26,24 @@ def check_task(name: str) -> str:
     return name
 
 
-def safe_stem(stem: str) -> str:
-    """A file stem made safe for upstream command lines; never empty."""
-    cleaned = _UNSAFE.sub("_", stem).strip("._-").replace("..", "_")
-    return cleaned[:64] or "input"
+def _clean(text: str) -> str:
+    return _UNSAFE.sub("_", text).strip("._-").replace("..", "_")
+
+
+def safe_stem(stem: str, *, kind: str = "video") -> str:
+    """A file stem made safe for upstream command lines; never empty, and distinct for distinct stems.
+
+    Accents fold to their ASCII letters (``ä`` -> ``a``). Letters with no ASCII form (``日本``) would vanish, and
+    ``日本.mp4`` and ``中国.mp4`` would then share one task and overwrite each other's dataset, so a name that lost
+    any, or was cut to 64 characters, gets a hash of the original: ``<kind>-<8 hex>`` when nothing readable is left.
+    """
+    folded = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
+    cleaned = _clean(folded)
+    marks_only = "".join(ch for ch in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(ch))
+    lost = len(_WORD.findall(marks_only)) > len(_WORD.findall(folded))
+    if not lost and cleaned and len(cleaned) <= _LONGEST:
+        return cleaned
+    tag = hashlib.sha256(stem.encode("utf-8", "surrogatepass")).hexdigest()[:_TAG]
+    if not cleaned:
+        return f"{kind}-{tag}"
+    return f"{cleaned[: _LONGEST - _TAG - 1].rstrip('._-')}-{tag}"

@@ -10,6 +10,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Optional, Sequence, Tuple
 
+from .text import plural
+
 # Our own helper steps run as ``python -m talkingface.steps <name>``: the same python that runs upstream.
 PYTHON = "python"
 
@@ -34,6 +36,9 @@ class Step:
     inputs: Tuple[str, ...] = ()
     # The step skips per-frame outputs a killed attempt already finished; its partial outputs are kept for it.
     resumable: bool = False
+    # A check whose report the user asks for each time (validate, check): never skipped as done, since what it
+    # checks may have changed in ways no fingerprint sees (a deleted file), and a skipped check prints nothing.
+    always: bool = False
 
     def command(self, *, forced: bool = False) -> Tuple[str, ...]:
         return self.forced_argv if forced and self.forced_argv is not None else self.argv
@@ -53,6 +58,7 @@ def step(
     clean_outputs: bool = False,
     inputs: Iterable[str] = (),
     resumable: bool = False,
+    always: bool = False,
 ) -> Step:
     return Step(
         id=id,
@@ -67,6 +73,7 @@ def step(
         clean_outputs=clean_outputs,
         inputs=tuple(inputs),
         resumable=resumable,
+        always=always,
     )
 
 
@@ -81,12 +88,16 @@ class Plan:
     task: str
     steps: Tuple[Step, ...] = field(default_factory=tuple)
     notes: Tuple[str, ...] = ()
+    # Printed on stderr before the first step runs (and in a dry run): things to reconsider before hours pass.
+    warnings: Tuple[str, ...] = ()
 
     def render(self) -> str:
-        lines = [f"# in-container plan: {self.verb} {self.task} ({len(self.steps)} steps)"]
+        lines = [f"# in-container plan: {self.verb} {self.task} ({plural(len(self.steps), 'step')})"]
         lines += [f"# note: {note}" for note in self.notes]
+        lines += [f"# warning: {warning}" for warning in self.warnings]
         for number, item in enumerate(self.steps, 1):
-            lines.append(f"[{number}/{len(self.steps)}] {item.id}: {item.title}")
+            always = " (runs every time)" if item.always else ""
+            lines.append(f"[{number}/{len(self.steps)}] {item.id}: {item.title}{always}")
             lines.append(f"    cd {shlex.quote(item.cwd)}")
             prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in item.env)
             command = " ".join(shlex.quote(a) for a in item.argv)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Tuple
 
 from .adapters.base import Adapter, features_given
 from .names import safe_stem
 from .plan import Plan, Step
 from .request import Request
+from .text import plural
 
 
 def audio_stem(req: Request) -> str:
     name = (req.audio or "").rsplit("/", 1)[-1]
-    return safe_stem(name.rsplit(".", 1)[0] if "." in name else name)
+    return safe_stem(name.rsplit(".", 1)[0] if "." in name else name, kind="audio")
 
 
 def build_plan(adapter: Adapter, req: Request) -> Plan:
@@ -39,4 +40,34 @@ def build_plan(adapter: Adapter, req: Request) -> Plan:
             steps = [adapter.wav_step(req, stem)] + adapter.feature_steps(req, stem)
         if verb == "infer":
             steps += adapter.render_steps(req, stem)
-    return Plan(verb=verb, task=req.task, steps=tuple(steps), notes=tuple(notes))
+    return Plan(
+        verb=verb, task=req.task, steps=tuple(steps), notes=tuple(notes), warnings=iteration_warnings(adapter, req)
+    )
+
+
+# How many times upstream's default --iterations counts as "far beyond" it.
+FAR_BEYOND = 10
+
+
+def iteration_warnings(adapter: Adapter, req: Request) -> Tuple[str, ...]:
+    """An --iterations far beyond upstream's default trains for days or years while the plan's ETA, measured on
+    the steps before training, says minutes: say how long it would really take, before it starts."""
+    default = adapter.default_iterations
+    if req.verb not in ("train", "train_only") or not (req.iterations and default and adapter.iterations_per_second):
+        return ()
+    if req.iterations <= FAR_BEYOND * default:
+        return ()
+    seconds = adapter.trained_iterations(req) / adapter.iterations_per_second
+    speed = f"{adapter.iterations_per_second:g} iteration{'' if adapter.iterations_per_second == 1 else 's'}/s"
+    return (
+        f"--iterations {req.iterations} is {req.iterations // default}x {adapter.name}'s default of {default}: at "
+        f"about {speed} on one recent GPU, training would take about {duration(seconds)} (pass a smaller "
+        "--iterations, or leave it out for the default)",
+    )
+
+
+def duration(seconds: float) -> str:
+    for unit, size in (("year", 365 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            return plural(round(seconds / size), unit)
+    return plural(round(seconds), "second")

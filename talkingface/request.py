@@ -18,6 +18,8 @@ class Request:
     bfm_dir: str
     weights_dir: str
     video: Optional[str] = None
+    # The video's path on the host, as the user gave it: ``video`` is where the container sees it.
+    video_given: Optional[str] = None
     audio: Optional[str] = None
     au_csv: Optional[str] = None
     iterations: Optional[int] = None

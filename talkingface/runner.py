@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Dict, List, Optional, Sequence
+from typing import BinaryIO, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from .errors import TalkingfaceError
 from .plan import Plan, Step
@@ -118,6 +118,86 @@ def outputs_present(patterns: Sequence[str]) -> bool:
     return all(glob.glob(pattern) for pattern in patterns)
 
 
+def done_all(count: int) -> str:
+    return "nothing to run" if count == 0 else "1 step done" if count == 1 else f"all {count} steps done"
+
+
+ERROR_PREFIX = b"error: "
+FIX_MARK = " -- fix: "
+# The last line a failing step printed names the cause (an upstream traceback ends with the exception); long lines
+# are cut, the log has them whole.
+CAUSE_CHARS = 300
+
+
+class StepOutput:
+    """Echoes a step's output as it comes, but holds back our own steps' one-line errors (``error: P -- fix: F``).
+
+    The runner then prints a single line for the failure, with the step's cause and fix and the log's path, instead
+    of the step's line followed by its own. Progress bars (``\r`` without ``\n``) still show at once: only text
+    that may begin such an error line waits for its end.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.pending = b""
+        self.current = b""
+        self.mid_line = False
+        self.held: List[str] = []
+        self.last_line = ""
+
+    def feed(self, data: bytes) -> None:
+        while data:
+            if self.mid_line:
+                end = data.find(b"\n")
+                if end < 0:
+                    self.out.write(data)
+                    self.current = (self.current + data)[-CAUSE_CHARS * 4 :]
+                    break
+                self.out.write(data[: end + 1])
+                self._remember(self.current + data[:end])
+                data, self.current, self.mid_line = data[end + 1 :], b"", False
+                continue
+            self.pending, data = self.pending + data, b""
+            end = self.pending.find(b"\n")
+            if end >= 0:
+                line, data, self.pending = self.pending[: end + 1], self.pending[end + 1 :], b""
+                self._line(line)
+            elif not (self.pending.startswith(ERROR_PREFIX) or ERROR_PREFIX.startswith(self.pending)):
+                self.out.write(self.pending)
+                self.current, self.pending, self.mid_line = self.pending, b"", True
+        self.out.flush()
+
+    def close(self, *, failed: bool) -> None:
+        """The step ended: a successful step's held lines are shown after all; a failed step's last is its cause."""
+        if self.pending:
+            self._line(self.pending)
+        self._remember(self.current)
+        self.pending = self.current = b""
+        for text in self.held[:-1] if failed else self.held:
+            self.out.write(f"{text}\n".encode())
+        self.out.flush()
+
+    def error(self) -> Optional[Tuple[str, str]]:
+        """(problem, fix) of the step's own error line, if it printed one."""
+        if not self.held:
+            return None
+        problem, _, fix = self.held[-1][len(ERROR_PREFIX) :].partition(FIX_MARK)
+        return problem, fix
+
+    def _line(self, line: bytes) -> None:
+        text = line.decode("utf-8", "replace").strip()
+        if line.startswith(ERROR_PREFIX) and FIX_MARK in text:
+            self.held.append(text)
+            return
+        self.out.write(line)
+        self._remember(line)
+
+    def _remember(self, line: bytes) -> None:
+        text = line.decode("utf-8", "replace").rsplit("\r", 1)[-1].strip()
+        if text:
+            self.last_line = text if len(text) <= CAUSE_CHARS else text[:CAUSE_CHARS] + " ..."
+
+
 @dataclass(frozen=True)
 class RunOptions:
     state_dir: str
@@ -127,10 +207,28 @@ class RunOptions:
     heartbeat_s: float = 60.0
 
 
+RERUN = "run the same command again: finished steps are skipped"
+
+
+def step_failed(item: Step, code: int, log_path: Path, shown: StepOutput) -> TalkingfaceError:
+    """One line: what failed and why, where its log is, and what to do."""
+    own = shown.error()
+    if own is not None:
+        problem, fix = own
+        return TalkingfaceError(f"step {item.id} failed: {problem}; its log is {log_path}", fix=fix, exit_code=1)
+    said = f" ({shown.last_line})" if shown.last_line else ""
+    return TalkingfaceError(
+        f"step {item.id} ({item.title}) failed with exit status {code}{said}; its log is {log_path}",
+        fix=f"read the log, fix the cause, and {RERUN}",
+        exit_code=1,
+    )
+
+
 class Runner:
-    def __init__(self, options: RunOptions, *, out: Optional[BinaryIO] = None) -> None:
+    def __init__(self, options: RunOptions, *, out: Optional[BinaryIO] = None, err: Optional[TextIO] = None) -> None:
         self.options = options
         self.out = out if out is not None else sys.stdout.buffer
+        self.err = err if err is not None else sys.stderr
         self.hashes = ContentHashes(Path(options.state_dir) / "input-hashes.json")
 
     def say(self, text: str) -> None:
@@ -174,11 +272,13 @@ class Runner:
                 fix=f"use one of: {', '.join(step_ids)}",
             )
         forced_from = step_ids.index(self.options.from_step) if self.options.from_step else None
+        for warning in plan.warnings:
+            print(f"warning: {warning}", file=self.err, flush=True)
         progress = PlanProgress(total_weight=sum(s.weight for s in plan.steps) or 1.0)
         for number, item in enumerate(plan.steps, 1):
             forced = self.options.force or (forced_from is not None and number - 1 >= forced_from)
             head = f"[{number}/{len(plan.steps)}] {item.id}: {item.title}"
-            if not forced and self.is_done(item):
+            if not forced and not item.always and self.is_done(item):
                 progress.finish(item.weight, None)
                 self.say(f"{head} -- done before, skipped ({progress.status()})")
                 continue
@@ -186,7 +286,7 @@ class Runner:
             seconds = self.run_step(number, item, forced=forced, progress=progress)
             progress.finish(item.weight, seconds)
         self.say(
-            f"{plan.verb} {plan.task}: all {len(plan.steps)} steps done in {clock(time.monotonic() - progress.started)}"
+            f"{plan.verb} {plan.task}: {done_all(len(plan.steps))} in {clock(time.monotonic() - progress.started)}"
         )
 
     def run_step(self, number: int, item: Step, *, forced: bool, progress: PlanProgress) -> float:
@@ -234,12 +334,12 @@ class Runner:
             stop = threading.Event()
             beat = threading.Thread(target=self._heartbeat, args=(item, began, progress, stop), daemon=True)
             beat.start()
+            shown = StepOutput(self.out)
             try:
                 stream = child.stdout
                 for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[union-attr]
                     log.write(chunk)
-                    self.out.write(chunk)
-                    self.out.flush()
+                    shown.feed(chunk)
                 code = child.wait()
             except BaseException:
                 child.terminate()
@@ -247,13 +347,10 @@ class Runner:
                 raise
             finally:
                 stop.set()
+                shown.close(failed=child.returncode != 0)
         elapsed = time.monotonic() - began
         if code != 0:
-            raise TalkingfaceError(
-                f"step {item.id} ({item.title}) failed with exit status {code}; its log is {log_path}",
-                fix="read the log, fix the cause, and run the same command again: finished steps are skipped",
-                exit_code=1,
-            )
+            raise step_failed(item, code, log_path, shown)
         # A resumed step may find every output already written by the attempt that was killed.
         missing = [p for p in item.outputs if not glob.glob(p)] if resume else unwritten(item.outputs, before)
         if missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 import sys
@@ -12,7 +13,8 @@ import pytest
 
 from talkingface.errors import TalkingfaceError
 from talkingface.plan import Plan, Step, step
-from talkingface.runner import Runner, RunOptions
+from talkingface.runner import Runner, RunOptions, StepOutput, done_all
+from talkingface.text import plural
 
 # A step that copies its input to its output, appending a line to a journal so tests see what ran.
 COPY = (
@@ -176,3 +178,79 @@ def test_unknown_from_step_is_an_error(work: Workdir) -> None:
 def test_step_dataclass_defaults() -> None:
     item = Step(id="x", title="t", argv=("true",), cwd="/")
     assert item.inputs == () and item.resumable is False
+
+
+def test_an_always_step_runs_and_prints_every_time(tmp_path: Path) -> None:
+    """A check is never 'done before': what it checks can change without any input it names changing."""
+    report = tmp_path / "report.txt"
+    report.write_text("fine")
+    check = step("check", "a check", (sys.executable, "-c", f"print(open({str(report)!r}).read())"), cwd=str(tmp_path))
+    outputs = []
+    for text in ("fine", "broken"):
+        report.write_text(text)
+        out = io.BytesIO()
+        runner = Runner(RunOptions(state_dir=str(tmp_path / "state"), logs_dir=str(tmp_path / "logs")), out=out)
+        runner.run(Plan(verb="test", task="t", steps=(dataclasses.replace(check, always=True),)))
+        outputs.append(out.getvalue().decode())
+    assert "fine" in outputs[0] and "broken" in outputs[1] and "done before" not in outputs[1]
+    assert (
+        "(runs every time)"
+        in Plan(verb="v", task="t", steps=(step("c", "t", ("true",), cwd="/", always=True),)).render()
+    )
+
+
+def failing(tmp_path: Path, script: str) -> tuple:
+    item = step("broken", "a step that fails", (sys.executable, "-c", script), cwd=str(tmp_path))
+    out = io.BytesIO()
+    runner = Runner(RunOptions(state_dir=str(tmp_path / "state"), logs_dir=str(tmp_path / "logs")), out=out)
+    with pytest.raises(TalkingfaceError) as caught:
+        runner.run(Plan(verb="test", task="t", steps=(item,)))
+    return caught.value, out.getvalue().decode(), tmp_path / "logs" / "01-broken.log"
+
+
+def test_our_steps_error_line_becomes_the_one_line_with_the_log(tmp_path: Path) -> None:
+    script = "import sys; print('working'); sys.exit('error: the input is bad -- fix: use a good one')"
+    error, shown, log = failing(tmp_path, script)
+    assert error.one_line() == f"error: step broken failed: the input is bad; its log is {log} -- fix: use a good one"
+    assert "working" in shown and "error:" not in shown
+    assert "error: the input is bad -- fix: use a good one" in log.read_text()
+
+
+def test_an_upstream_failure_names_its_last_line_as_the_cause(tmp_path: Path) -> None:
+    error, shown, log = failing(tmp_path, "raise RuntimeError('CUDA out of memory')")
+    line = error.one_line()
+    assert line.startswith("error: step broken (a step that fails) failed with exit status 1 (RuntimeError: CUDA out")
+    assert f"; its log is {log} -- fix: read the log" in line and "Traceback" in shown
+
+
+def test_step_output_shows_progress_at_once_and_holds_only_error_lines() -> None:
+    out = io.BytesIO()
+    shown = StepOutput(out)
+    shown.feed(b"\r 10%|#")
+    assert out.getvalue() == b"\r 10%|#"  # a progress bar is not held back until its line ends
+    shown.feed(b"#  | 20%\nerr")
+    assert out.getvalue().endswith(b"20%\n")  # 'err' may begin an error line: it waits
+    shown.feed(b"or: first -- fix: one\nerror: second -- fix: two\nplain error: not ours\n")
+    shown.close(failed=True)
+    assert shown.error() == ("second", "two")
+    text = out.getvalue().decode()
+    assert "error: first -- fix: one\n" in text and "second" not in text and "plain error: not ours\n" in text
+
+
+def test_a_successful_steps_held_lines_are_shown_after_all() -> None:
+    out = io.BytesIO()
+    shown = StepOutput(out)
+    shown.feed(b"error: odd but fine -- fix: nothing")
+    shown.close(failed=False)
+    assert out.getvalue() == b"error: odd but fine -- fix: nothing\n"
+
+
+@pytest.mark.parametrize("count,text", [(0, "nothing to run"), (1, "1 step done"), (3, "all 3 steps done")])
+def test_done_all(count: int, text: str) -> None:
+    assert done_all(count) == text
+
+
+def test_plural() -> None:
+    assert [plural(n, "weight file") for n in (0, 1, 2)] == ["0 weight files", "1 weight file", "2 weight files"]
+    assert plural(1, "process", "processes") == "1 process" and plural(2, "process", "processes") == "2 processes"
+    assert "(1 step)" in Plan(verb="v", task="t", steps=(step("c", "t", ("true",), cwd="/"),)).render()

@@ -126,9 +126,18 @@ def test_validate_verb_prints_a_table_and_exits_1(data: Path) -> None:
     assert table[0].startswith("problem") and table[0].endswith("| fix")
     assert any("track_params.pt is missing" in row and "rerun preprocess" in row for row in table)
     assert any("gt_imgs/*.jpg" in row for row in table)
-    assert done.stderr.strip().splitlines() == [
-        f"error: the dataset {data} has 2 problem(s) -- fix: see the table above"
-    ]
+    assert done.stderr.strip().splitlines() == [f"error: the dataset {data} has 2 problems -- fix: see the table above"]
+
+
+def test_one_problem_is_one_problem(data: Path) -> None:
+    (data / "track_params.pt").unlink()
+    done = subprocess.run(
+        [sys.executable, "-m", "talkingface.steps", "validate", "--model", "ernerf", "--data_dir", str(data)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1 and f"the dataset {data} has 1 problem -- fix" in done.stderr
 
 
 @pytest.mark.parametrize("ext,size", [(".jpg", (40, 24)), (".png", (17, 9))])

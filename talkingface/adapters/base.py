@@ -51,6 +51,10 @@ class Adapter(abc.ABC):
     accepts_features: bool = False
     # Weights upstream expects inside its tree (relative paths); the image links each to <weights>/<model>/<path>.
     weight_files: Tuple[str, ...] = ()
+    # Upstream's default for what --iterations sets, and a rough training speed on one recent GPU: together they
+    # estimate how long an --iterations far beyond the default would train, before it starts. 0: no estimate.
+    default_iterations: int = 0
+    iterations_per_second: float = 0.0
 
     @property
     def pin(self) -> UpstreamPin:
@@ -71,6 +75,10 @@ class Adapter(abc.ABC):
     def stages_of(self, stage: Optional[str]) -> Tuple[str, ...]:
         """The stages a ``--stage`` value trains, in order; () for a model trained in one run."""
         return ()
+
+    def trained_iterations(self, req: Any) -> int:
+        """Iterations a train request runs in all, summed over its stages (each stage runs --iterations)."""
+        return (req.iterations or self.default_iterations) * max(1, len(self.stages_of(req.option("stage"))))
 
     def stage_options(self, options: Dict[str, Any]) -> List[Tuple[str, Dict[str, Any]]]:
         """One (name, options) per training run, for a scheduler that submits each stage as its own job."""
@@ -162,7 +170,8 @@ class Adapter(abc.ABC):
 
     def check_steps(self, req: Any) -> List[Step]:
         """The ``check`` verb: the video's streams, length and face, in seconds, before committing to hours."""
-        return [self.ensure_dirs(req, "dataset-dir", req.paths.data_dir), own_prep.check_step(req, req.paths.data_dir)]
+        check = own_prep.check_step(req, req.paths.data_dir, always=True)
+        return [self.ensure_dirs(req, "dataset-dir", req.paths.data_dir), check]
 
     def validate_step(self, req: Any) -> Step:
         return step(
@@ -171,6 +180,7 @@ class Adapter(abc.ABC):
             own("validate", "--model", self.name, "--data_dir", req.paths.data_dir),
             cwd=req.paths.workspace,
             weight=0.05,
+            always=True,
         )
 
     def mux_step(self, req: Any, stem: str, video_glob: str, *, exclude: str = "") -> Step:

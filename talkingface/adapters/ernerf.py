@@ -26,6 +26,9 @@ class ErNerf(AdNerfLineage):
     stages = STAGES
     accepts_features = True
     weight_files = (FACE_PARSING, *TRACKING_HELPERS)
+    default_iterations = HEAD_ITERS
+    # Rough: the paper trains each part in about an hour on one RTX 3090; main.py reports its own speed as it runs.
+    iterations_per_second = 25.0
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("ER-NeRF")
@@ -55,6 +58,12 @@ class ErNerf(AdNerfLineage):
 
     def stages_of(self, stage: Optional[str]) -> Tuple[str, ...]:
         return STAGES if stage == "all" else (str(stage),)
+
+    def trained_iterations(self, req: Any) -> int:
+        head = req.iterations or HEAD_ITERS
+        # The lips continue from the head's checkpoint to 1.25x; the torso trains from scratch to 2x.
+        new = {"head": head, "lips": head // 4, "torso": head * 2}
+        return sum(new[name] for name in self.stages_of(req.option("stage")))
 
     def train_steps(self, req: Any) -> List[Step]:
         chosen = self.stages_of(req.option("stage"))

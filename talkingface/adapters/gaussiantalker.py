@@ -47,6 +47,9 @@ class GaussianTalker(AdNerfLineage):
     extra_outputs = {1: ("aud_train.wav", "aud_novel.wav"), 2: ("aud_ds.npy",)}
     alias_features = False  # its process.py copies aud.npy to aud_ds.npy itself
     weight_files = (FACE_PARSING,)  # the 3DMM helper files are committed in its repository
+    default_iterations = 10000  # the configs' OptimizationParams.iterations (after 7999 coarse ones)
+    # Rough: users report 3 to 5 hours on an A100 or A6000 for the default config (upstream issue #58).
+    iterations_per_second = 1.0
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("GaussianTalker")

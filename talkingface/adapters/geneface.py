@@ -48,6 +48,9 @@ class GeneFace(Adapter):
         "deep_3drecon/BFM/Exp_Pca.bin",
         "deep_3drecon/checkpoints/facerecon/epoch_20.pth",
     )
+    default_iterations = 250000  # egs_bases/radnerf/base.yaml max_updates, for the head and the torso each
+    # Rough: a RAD-NeRF stage at its default runs for several hours on one recent GPU.
+    iterations_per_second = 10.0
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("GeneFace")

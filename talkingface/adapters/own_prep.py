@@ -13,17 +13,30 @@ from ..plan import Step, own, step
 TRACK = "face_track.npz"
 
 
-def check_step(req: Any, data_dir: str) -> Step:
-    """Probe the given video and track its face: the checks that stop a bad video in seconds."""
+def check_step(req: Any, data_dir: str, *, always: bool = False) -> Step:
+    """Probe the given video and track its face: the checks that stop a bad video in seconds.
+
+    ``always`` for the ``check`` verb, whose report is what the user asked for; preprocessing reuses a finished one.
+    """
     track = posixpath.join(data_dir, TRACK)
     return step(
         "input-check",
         "check the video and track the face (no face, two people, too short: stop here)",
-        own("check-input", "--src", req.video, "--out_dir", data_dir, "--needs_audio"),
+        own(
+            "check-input",
+            "--src",
+            req.video,
+            "--given",
+            req.video_given or req.video,
+            "--out_dir",
+            data_dir,
+            "--needs_audio",
+        ),
         cwd=req.paths.workspace,
         inputs=(req.video,),
         outputs=(track, posixpath.join(data_dir, "crop_boxes.csv"), posixpath.join(data_dir, "input.json")),
         weight=2.0,
+        always=always,
     )
 
 

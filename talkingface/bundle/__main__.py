@@ -10,6 +10,7 @@ from typing import List, Optional, Sequence
 
 from .. import __version__
 from ..errors import TalkingfaceError
+from ..text import plural
 from ..weights.__main__ import images_arg
 from ..weights.manifest import IMAGES, MANIFEST_FILE, load_manifest
 from .load import check_bundle, load_bundle
@@ -72,7 +73,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "verify":
             record = check_bundle(args.bundle, weights_dest=args.weights).record
             print(
-                f"{args.bundle}: every checksum and archive is good ({len(record.images)} images"
+                f"{args.bundle}: every checksum and archive is good ({plural(len(record.images), 'image')}"
                 f"{', weights' if record.weights else ''}); 'make load BUNDLE={args.bundle}' would load it"
             )
         else:

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import List, Optional, TextIO
 
 from ..errors import TalkingfaceError
+from ..text import plural
 from ..weights.lock import load_lock
 from ..weights.manifest import load_manifest
 from ..weights.verify import verify
 from . import docker_images, zstd
-from .record import MANIFEST_COPY, RECORD_NAME, BundleRecord, parse_record
+from .record import MANIFEST_COPY, RECORD_NAME, SUMS_NAME, BundleRecord, parse_record
 from .sums import check_sums, read_sums
 from .weights_archive import Install, extract_archive, plan_install, scan_archive
 
@@ -30,8 +31,33 @@ def _refuse(folder: Path, problems: List[str], fix: str = COPY_AGAIN) -> Talking
     return TalkingfaceError(f"bundle {folder} failed its checks ({shown}); nothing was loaded", fix=fix, exit_code=1)
 
 
+def require_folder(folder: Path) -> None:
+    """A bundle folder that is not there is named as such, with the bundles that are there beside it.
+
+    make's default BUNDLE is dist/<LINE>, and LINE defaults to cu113: 'make verify-bundle' after 'make bundle
+    LINE=cu118' looked for dist/cu113 and reported its SHA256SUMS missing, as if a bundle there were damaged.
+    """
+    if folder.is_dir():
+        return
+    where = folder.resolve()
+    parent = where.parent
+    found = sorted(str(p.parent) for p in parent.glob(f"*/{SUMS_NAME}")) if parent.is_dir() else []
+    beside = f"; bundles in {parent}: {', '.join(found)}" if found else ""
+    use = (
+        f"pass one with BUNDLE=<folder> (e.g. make verify-bundle BUNDLE={found[0]})"
+        if found
+        else ("pass the bundle you have with BUNDLE=<folder>")
+    )
+    raise TalkingfaceError(
+        f"no bundle folder at {where}{beside}",
+        fix=f"{use}, or write one there with 'make bundle' (LINE=cu113|cu118 picks dist/<LINE>)",
+        exit_code=1,
+    )
+
+
 def check_bundle(folder: Path, *, weights_dest: Path, stream: TextIO = sys.stdout) -> Checked:
     """Every check, reading only: checksums, archives whole, weights member by member, no clash at the target."""
+    require_folder(folder)
     zstd.require()
     sums = read_sums(folder)
     if RECORD_NAME not in sums:
@@ -91,18 +117,18 @@ def load_bundle(folder: Path, *, weights_dest: Path, stream: TextIO = sys.stdout
         ]
         if failed:
             raise TalkingfaceError(
-                f"{len(failed)} weight files in {weights_dest} fail verification after loading "
+                f"failing verification after loading into {weights_dest}: {plural(len(failed), 'weight file')} "
                 f"(first: {failed[0].path} {failed[0].state})",
                 fix=f"run 'make verify-weights WEIGHTS={weights_dest}' for every row",
                 exit_code=1,
             )
         print(
-            f"weights: {written} files written, {len(checked.install.skip)} already in place, all verified "
+            f"weights: {plural(written, 'file')} written, {len(checked.install.skip)} already in place, all verified "
             f"in {weights_dest}",
             file=stream,
         )
     print(
-        f"loaded {len(record.images)} images from {folder} (talkingface {record.version}, {record.revision})",
+        f"loaded {plural(len(record.images), 'image')} from {folder} (talkingface {record.version}, {record.revision})",
         file=stream,
     )
     return record

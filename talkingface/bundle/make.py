@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, TextIO
 from ..atomic import replacing
 from ..errors import TalkingfaceError
 from ..progress import clock
+from ..text import plural
 from ..weights.lock import now_utc
 from ..weights.manifest import Manifest
 from . import docker_images, zstd
@@ -123,7 +124,7 @@ def make_bundle(
     weights = None
     if weights_dir is not None:
         paths = wanted_paths(manifest, weights_dir, weights_for)
-        print(f"packing {len(paths)} weight files into {WEIGHTS_ARCHIVE}", file=stream, flush=True)
+        print(f"packing {plural(len(paths), 'weight file')} into {WEIGHTS_ARCHIVE}", file=stream, flush=True)
         with replacing(work / WEIGHTS_ARCHIVE) as tmp:
             weights = write_archive(weights_dir, paths, tmp, images=weights_for)
         with replacing(work / MANIFEST_COPY) as tmp:
@@ -137,7 +138,7 @@ def make_bundle(
     else:
         work.rename(out)
     print(
-        f"wrote {out}: {len(images)} images, {len(weights.files) if weights else 0} weight files; "
+        f"wrote {out}: {plural(len(images), 'image')}, {plural(len(weights.files) if weights else 0, 'weight file')}; "
         f"carry the whole folder, then: make load BUNDLE={out}",
         file=stream,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..errors import TalkingfaceError
+from ..text import plural
 from ..weights.digests import sha256_of
 from ..weights.lock import LockRecord, entries_json, load_lock, parse_entries, save_lock
 from ..weights.manifest import Manifest
@@ -59,7 +60,7 @@ def check_source(manifest: Manifest, weights_dir: Path, images: Sequence[str]) -
     if failed:
         shown = "; ".join(f"{f.path} {f.state}" for f in failed[:3]) + (" ..." if len(failed) > 3 else "")
         raise TalkingfaceError(
-            f"{len(failed)} weight files in {weights_dir} are not ready ({shown}), so no bundle was written",
+            f"not ready in {weights_dir}: {plural(len(failed), 'weight file')} ({shown}), so no bundle was written",
             fix=f"run 'make weights WEIGHTS={weights_dir} WEIGHTS_FOR={','.join(images)}', then "
             "'make verify-weights' to see every row",
             exit_code=1,

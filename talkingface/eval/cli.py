@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import time
 from typing import List, Optional
 
 from ..errors import TalkingfaceError
 from . import outputs, registry, report
 from .frames import probe_video
+from .labels import labels
 from .options import build_parser, parse_metrics
 from .scorer import score
 
@@ -17,6 +20,12 @@ def refuse_existing(paths: List[Optional[str]], *, force: bool) -> None:
     for path in paths:
         if path and os.path.exists(path) and not force:
             raise TalkingfaceError(f"{path} already exists", fix="pass --force to replace it, or choose another name")
+
+
+def settings(args: argparse.Namespace, names: List[str]) -> str:
+    chosen = [f"metrics {','.join(names)}", f"batch {args.batch}", f"lse_crop {args.lse_crop}"]
+    chosen += ["resample" if args.resample else "no resampling", f"audio {args.audio or 'from each prediction'}"]
+    return "; ".join(chosen)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -37,14 +46,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     except TalkingfaceError as exc:
         print(exc.one_line(), file=sys.stderr)
         return exc.exit_code
-    for r in results:
+    for label, r in zip(labels([r.video for r in results]), results):
         for note in r.notes:
-            print(f"note: {os.path.basename(r.video)}: {note}")
+            print(f"note: {label}: {note}")
     print(outputs.markdown(results))
     if args.out_json:
         outputs.write_json(args.out_json, outputs.report_json(args.gt_video, results, metrics, device))
     if args.csv:
         outputs.write_csv(args.csv, results)
     if args.report:
-        report.write(args.report, args.gt_video, results)
+        header = {
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "device": device,
+            "versions": ", ".join(f"{k} {v}" for k, v in outputs.versions().items()),
+            "settings": settings(args, names),
+        }
+        try:
+            samples = report.samples_for(gt, preds, results)
+        except TalkingfaceError as exc:
+            print(exc.one_line(), file=sys.stderr)
+            return exc.exit_code
+        report.write(args.report, args.gt_video, results, header=header, samples=samples)
     return 0

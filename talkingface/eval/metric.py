@@ -10,6 +10,18 @@ import numpy as np
 
 from .frames import VideoInfo
 
+# Which way each output column improves, for the report's labels and its best and worst frames.
+BETTER: Dict[str, str] = {
+    "psnr": "higher",
+    "ssim": "higher",
+    "lpips": "lower",
+    "niqe": "lower",
+    "lmd": "lower",
+    "fid": "lower",
+    "lse_c": "higher",
+    "lse_d": "lower",
+}
+
 
 @dataclass
 class Outcome:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import platform
 import sys
 from typing import Any, Dict, List, Sequence, Tuple
 
 from .. import __version__
 from ..atomic import replacing
+from .labels import labels
 from .metric import Metric
 from .scorer import Scores
 
@@ -26,7 +26,7 @@ def table(results: Sequence[Scores]) -> Tuple[List[str], List[List[str]]]:
     """Header and formatted rows of the comparison table, for stdout (markdown) and the HTML report alike."""
     names = columns(results)
     rows = []
-    for r in results:
+    for label, r in zip(labels([r.video for r in results]), results):
         summary = r.summary()
         cells = []
         for name in names:
@@ -39,7 +39,7 @@ def table(results: Sequence[Scores]) -> Tuple[List[str], List[List[str]]]:
                 cells.append("inf")
             else:
                 cells.append(f"{s['mean']:.4f} ± {s['std']:.4f}")
-        rows.append([os.path.basename(r.video), str(r.frames_scored), *cells])
+        rows.append([label, str(r.frames_scored), *cells])
     return ["video", "frames", *names], rows
 
 

@@ -1,13 +1,26 @@
-"""``--report``: one self-contained HTML page (inline SVG, no scripts, nothing fetched) that plots the scores."""
+"""``--report``: one self-contained HTML page (inline SVG and PNG, no scripts, nothing fetched) that plots the scores.
+
+A header says when, on what and with which settings the scores were made; every per-frame metric gets a chart
+that says which way is better; and a strip of frames (ground truth beside each prediction) shows the best and the
+worst frame, so a number can be checked by eye.
+"""
 
 from __future__ import annotations
 
+import base64
 import html
 import math
-import os
-from typing import List, Sequence, Tuple
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
 
 from ..atomic import replacing
+from .frames import VideoInfo, stream
+from .labels import labels
+from .metric import BETTER
 from .outputs import table
 from .scorer import Scores
 
@@ -73,38 +86,162 @@ def line_chart(title: str, series: Sequence[Tuple[str, Sequence[float]]], *, x_l
     return "\n".join(parts)
 
 
-def render(gt_video: str, results: Sequence[Scores]) -> str:
-    sections = []
-    for metric in ("psnr", "ssim", "lpips"):
-        series = [(os.path.basename(r.video), r.per_frame[metric]) for r in results if metric in r.per_frame]
-        if series:
-            sections.append(line_chart(f"{metric.upper()} per frame", series, x_label="frame"))
+def per_frame_metrics(results: Sequence[Scores]) -> List[str]:
+    """Every per-frame column any prediction has, in the order they were computed."""
+    seen: List[str] = []
+    for r in results:
+        seen += [name for name in r.per_frame if name not in seen]
+    return seen
+
+
+def direction(metric: str) -> str:
+    better = BETTER.get(metric)
+    return f"{better} is better" if better else "no better direction"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One frame of the ground truth and of a prediction, for the strip; PNG bytes."""
+
+    caption: str
+    gt_png: bytes
+    pred_png: bytes
+
+
+def render(
+    gt_video: str,
+    results: Sequence[Scores],
+    *,
+    header: Optional[Dict[str, str]] = None,
+    samples: Optional[Dict[str, List[Sample]]] = None,
+) -> str:
+    names = labels([r.video for r in results])
+    charts = []
+    for metric in per_frame_metrics(results):
+        series = [(name, r.per_frame[metric]) for name, r in zip(names, results) if metric in r.per_frame]
+        charts.append(line_chart(f"{metric.upper()} per frame ({direction(metric)})", series, x_label="frame"))
     # syncnet_python lists the distances from offset +vshift down to -vshift; the chart's axis ascends.
     lse = [
-        (os.path.basename(r.video), r.details["lse"]["distances_by_offset"][::-1])
-        for r in results
+        (name, r.details["lse"]["distances_by_offset"][::-1])
+        for name, r in zip(names, results)
         if isinstance(r.details.get("lse"), dict)
     ]
     if lse:
         vshift = (len(lse[0][1]) - 1) // 2
-        sections.append(line_chart("LSE: mean SyncNet distance by A/V offset", lse, x_label="offset", x0=-vshift))
-    notes = [f"{os.path.basename(r.video)}: {n}" for r in results for n in r.notes]
-    rows = _table(results)
+        title = "LSE: mean SyncNet distance by A/V offset (lower is better at the true offset)"
+        charts.append(line_chart(title, lse, x_label="offset", x0=-vshift))
+    notes = [f"{name}: {n}" for name, r in zip(names, results) for n in r.notes]
+    facts = {"ground truth": gt_video, **(header or {})}
+    strips = [_strip(name, samples[r.video]) for name, r in zip(names, results) if samples and samples.get(r.video)]
     return "\n".join(
         [
             "<!doctype html>",
             '<html lang="en"><head><meta charset="utf-8"><title>talkingface evaluation</title>',
             "<style>body{font-family:sans-serif;margin:24px}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}svg{display:block;margin:12px 0}</style>",
+            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+            "dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:bold}dd{margin:0}"
+            # Charts and frames flow side by side as the window allows, so no half page stays empty.
+            ".flow{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:flex-start}"
+            "svg{display:block;max-width:100%;height:auto}figure{margin:0}img{display:block}"
+            "figcaption{font-size:12px}@media print{.flow>*{break-inside:avoid}}</style>",
             "</head><body>",
             "<h1>talkingface evaluation</h1>",
-            f"<p>Ground truth: <code>{html.escape(gt_video)}</code></p>",
-            rows,
+            "<dl>" + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in facts.items()) + "</dl>",
+            _table(results),
             "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>" if notes else "",
-            *sections,
+            '<div class="flow">',
+            *charts,
+            "</div>",
+            *strips,
             "</body></html>",
         ]
     )
+
+
+def _strip(name: str, samples: Sequence[Sample]) -> str:
+    cells = [
+        f'<figure><img alt="{html.escape(s.caption)}: {label}" src="{_data_uri(png)}">'
+        f"<figcaption>{html.escape(s.caption)}: {label}</figcaption></figure>"
+        for s in samples
+        for label, png in (("ground truth", s.gt_png), (html.escape(name), s.pred_png))
+    ]
+    return f'<h2>Frames of {html.escape(name)}</h2>\n<div class="flow">{"".join(cells)}</div>'
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def png(image: np.ndarray) -> bytes:
+    """uint8 RGB (H, W, 3) as PNG: zlib and struct suffice, so the report needs neither OpenCV nor Pillow."""
+    height, width = image.shape[:2]
+    rows = np.concatenate([np.zeros((height, 1), np.uint8), image.reshape(height, width * 3)], axis=1)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
+        + chunk(b"IEND", b"")
+    )
+
+
+THUMB = 192  # pixels, the longer side of a sample frame
+
+
+def thumbnail(frame: np.ndarray) -> np.ndarray:
+    step = max(1, math.ceil(max(frame.shape[:2]) / THUMB))
+    return np.ascontiguousarray(frame[::step, ::step])
+
+
+def extremes(scores: Scores) -> List[Tuple[str, int]]:
+    """(caption, frame) of the best and the worst frame by the first per-frame metric with a better direction."""
+    for metric, values in scores.per_frame.items():
+        better = BETTER.get(metric)
+        finite = [(v, i) for i, v in enumerate(values) if math.isfinite(v)]
+        if better is None or not finite:
+            continue
+        high, low = max(finite), min(finite)
+        best, worst = (high, low) if better == "higher" else (low, high)
+        return [
+            (f"best {metric.upper()} {best[0]:.4g}, frame {best[1]}", best[1]),
+            (f"worst {metric.upper()} {worst[0]:.4g}, frame {worst[1]}", worst[1]),
+        ]
+    return []
+
+
+def grab(info: VideoInfo, wanted: Iterable[int], **resize: object) -> Dict[int, np.ndarray]:
+    """The wanted frames of a video, decoded only as far as the last of them."""
+    wanted = set(wanted)
+    found: Dict[int, np.ndarray] = {}
+    index = 0
+    for batch in stream(info, batch=16, **resize):  # type: ignore[arg-type]
+        for frame in batch:
+            if index in wanted:
+                found[index] = thumbnail(frame)
+            index += 1
+        if index > max(wanted, default=-1):
+            break
+    return found
+
+
+def samples_for(gt: VideoInfo, preds: Sequence[VideoInfo], results: Sequence[Scores]) -> Dict[str, List[Sample]]:
+    """The best and worst frame of each prediction beside the ground truth's, aligned as they were scored."""
+    out: Dict[str, List[Sample]] = {}
+    for pred, scores in zip(preds, results):
+        picks = extremes(scores)
+        if not picks:
+            continue
+        frames = [i for _, i in picks]
+        truth = grab(gt, frames)
+        made = grab(pred, frames, size=(gt.width, gt.height), fps=gt.fps)
+        out[scores.video] = [
+            Sample(caption, png(truth[i]), png(made[i])) for caption, i in picks if i in truth and i in made
+        ]
+    return out
 
 
 def _table(results: Sequence[Scores]) -> str:
@@ -114,6 +251,13 @@ def _table(results: Sequence[Scores]) -> str:
     return "\n".join([*out, "</table>"])
 
 
-def write(path: str, gt_video: str, results: Sequence[Scores]) -> None:
+def write(
+    path: str,
+    gt_video: str,
+    results: Sequence[Scores],
+    *,
+    header: Optional[Dict[str, str]] = None,
+    samples: Optional[Dict[str, List[Sample]]] = None,
+) -> None:
     with replacing(path, suffix=".html") as tmp:
-        tmp.write_text(render(gt_video, results), encoding="utf-8")
+        tmp.write_text(render(gt_video, results, header=header, samples=samples), encoding="utf-8")

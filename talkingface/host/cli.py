@@ -85,6 +85,7 @@ def container_view(
         bfm_dir=croots.bfm,
         weights_dir=croots.weights,
         video=inputs.get("video"),
+        video_given=req.video_given,
         audio=inputs.get("audio"),
         au_csv=inputs.get("au_csv"),
         iterations=req.iterations,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Optional, TextIO, Tuple
 
 from ..errors import TalkingfaceError
+from ..text import plural
 from . import record, states
 from .record import Submission, SubmittedJob, expand
 from .states import JobState
@@ -74,8 +75,6 @@ def cancel(folder: Path, model: str, out: TextIO = sys.stdout) -> int:
     live = [job_id for _, job_id, state, _ in rows(submission) if not state.final]
     ids = sorted({job_id.split("_")[0] for job_id in live})
     cancel_ids(ids)
-    print(
-        f"cancelled {len(ids)} jobs of {submission.name}: {', '.join(ids) or 'none were still queued or running'}",
-        file=out,
-    )
+    listed = ", ".join(ids) or "none were still queued or running"
+    print(f"cancelled {plural(len(ids), 'job')} of {submission.name}: {listed}", file=out)
     return 0

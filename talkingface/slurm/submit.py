@@ -13,6 +13,7 @@ from typing import List, Optional, Sequence, TextIO, Tuple
 
 from ..atomic import replacing
 from ..errors import TalkingfaceError
+from ..text import plural
 from ..weights.lock import now_utc
 from . import record, states
 from .plan import JobStep
@@ -94,7 +95,7 @@ def _spec(batch: Batch, number: int, job: JobStep) -> dict:
 
 
 def print_dry_run(batch: Batch, options: SbatchOptions, out: TextIO = sys.stdout) -> None:
-    count = f"one array of {len(batch.array)} tasks" if batch.array else f"{len(batch.jobs)} jobs"
+    count = f"one array of {plural(len(batch.array), 'task')}" if batch.array else plural(len(batch.jobs), "job")
     print(f"# TEST_MODE: nothing is submitted. {batch.model} {batch.name}: {count}, files in {batch.folder}", file=out)
     print(f"# {batch.folder / SCRIPT_NAME}:", file=out)
     print(BATCH_SCRIPT, file=out)

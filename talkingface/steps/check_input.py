@@ -2,7 +2,8 @@
 
 Writes ``face_track.npz`` (per-frame face boxes and the crop, read by ``normalize`` and ``frames-landmarks``),
 ``crop_boxes.csv`` (the crop of every frame in the source's pixels, to paste a rendered head back into the
-original framing) and ``input.json`` (what was found, and the warnings).
+original framing) and ``input.json`` (what was found, the warnings, and the video's fingerprint, which a later run
+with another video for the same task is checked against).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import List
 import numpy as np
 
 from ..atomic import replacing
+from ..dataset_input import RECORD, fingerprint
 from ..prep.decode import FPS, batches, grab, scaled
 from ..prep.face_detect import ChunkFaces, detect_chunk, scout_scale
 from ..prep.face_track import check_faces, crop_box, describe_ranges, fill_gaps, judge_unsearched, missing_ranges
@@ -53,6 +55,7 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--src", required=True, help="the training video")
     parser.add_argument("--out_dir", required=True, help="the dataset folder")
     parser.add_argument("--needs_audio", action="store_true", help="fail on a video without sound")
+    parser.add_argument("--given", help="the video's path as the user gave it, recorded to name it later")
     args = parser.parse_args(argv)
 
     info = probe(args.src)
@@ -121,6 +124,7 @@ def main(argv: List[str]) -> int:
             for frame in range(frames_total):
                 fh.write(f"{frame},{crop.x},{crop.y},{crop.size},{width},{height}\n")
     report = {
+        **fingerprint(args.src, args.given or args.src),
         "source": args.src,
         "probe": info.summary(),
         "frames": frames_total,
@@ -129,7 +133,7 @@ def main(argv: List[str]) -> int:
         "crop": {"x": crop.x, "y": crop.y, "size": crop.size, "output_size": OUTPUT_SIZE},
         "warnings": warnings + later,
     }
-    with replacing(os.path.join(args.out_dir, "input.json"), suffix=".json") as tmp:
+    with replacing(os.path.join(args.out_dir, RECORD), suffix=".json") as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(
         f"a face in {frames_total - missing} of {frames_total} frames; "

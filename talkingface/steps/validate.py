@@ -7,6 +7,7 @@ import sys
 from typing import List
 
 from ..adapters import get_adapter
+from ..text import plural
 from ..validate import check_dataset, format_table
 
 
@@ -19,7 +20,7 @@ def main(argv: List[str]) -> int:
     if problems:
         print(format_table(problems))
         print(
-            f"error: the dataset {args.data_dir} has {len(problems)} problem(s) -- fix: see the table above",
+            f"error: the dataset {args.data_dir} has {plural(len(problems), 'problem')} -- fix: see the table above",
             file=sys.stderr,
         )
         return 1

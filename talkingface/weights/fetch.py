@@ -18,6 +18,7 @@ from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from ..atomic import replacing
 from ..errors import TalkingfaceError
+from ..text import plural
 from .digests import Digests, Mismatch, digests_of, sha256_of
 from .download import Options, download, mb
 from .lock import LOCK_NAME, LockRecord, load_lock, now_utc, save_lock
@@ -146,13 +147,13 @@ def _fetch_dir(entry: Entry, unpack: Unpack, ctx: Context) -> str:
         if record is None:
             tree = _tree(dest)
             ctx.record(entry, LockRecord(entry.dest, None, None, entry.url, now_utc(), tree))
-            return f"recorded {len(tree)} files already there in {LOCK_NAME} (trust on first use)"
+            return f"recorded {plural(len(tree), 'file')} already there in {LOCK_NAME} (trust on first use)"
         for name, sha in record.files:
             path = os.path.join(dest, name)
             actual = sha256_of(path) if os.path.isfile(path) else "(missing)"
             if actual != sha:
                 raise mismatch_error(path, Mismatch("sha256", actual, sha, lock_source(record)))
-        return f"ok, {len(record.files)} files as recorded"
+        return f"ok, {plural(len(record.files), 'file')} as recorded"
     archive = _archive_path(dest, unpack)
     url = _fetch_to(entry, archive, ctx)
     sha = _check_archive(entry, unpack, archive, url, ctx)
@@ -172,13 +173,13 @@ def _fetch_dir(entry: Entry, unpack: Unpack, ctx: Context) -> str:
         shutil.rmtree(unpacked)
         os.remove(archive)
         changed = sorted(set(tree) ^ set(record.files))[0]
-        raise _refuse(dest, url, f"{changed[0]} is not as {lock_source(record)} ({len(tree)} files unpacked)")
+        raise _refuse(dest, url, f"{changed[0]} is not as {lock_source(record)} ({plural(len(tree), 'file')} unpacked)")
     size = os.path.getsize(archive)
     os.replace(unpacked, dest)
     os.remove(archive)
     if record is None or record.sha256 is None:
         ctx.record(entry, LockRecord(entry.dest, sha, size, url, now_utc(), tree))
-    return f"unpacked {len(tree)} files"
+    return f"unpacked {plural(len(tree), 'file')}"
 
 
 def ensure_link(entry: Entry, link: str, ctx: Context, sha256: str) -> None:

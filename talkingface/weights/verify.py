@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import TalkingfaceError
+from ..text import plural
 from .digests import Digests, Mismatch, digests_of, sha256_of
 from .lock import LOCK_NAME, LockRecord
 from .manifest import Entry, Manifest
@@ -97,7 +98,9 @@ def _verify_dir(entry: Entry, root: str, record: Optional[LockRecord]) -> List[F
             mismatch = Mismatch("sha256", actual, sha, lock_source(record))
             findings.append(Finding(entry.id, rel, MISMATCH, mismatch.text(), f"delete {path} and run 'make weights'"))
     if not findings:
-        findings.append(Finding(entry.id, entry.dest, OK, f"{len(record.files)} files as recorded in {LOCK_NAME}"))
+        findings.append(
+            Finding(entry.id, entry.dest, OK, f"{plural(len(record.files), 'file')} as recorded in {LOCK_NAME}")
+        )
     return findings
 
 

@@ -289,6 +289,26 @@ def test_cli_images_only_then_verify_and_load(
     assert err.count("\n") == 0 and err.startswith("error: ") and "SHA256SUMS is missing" in err and " -- fix: " in err
 
 
+@pytest.mark.parametrize("command", ["verify", "load"])
+def test_a_bundle_folder_that_is_not_there_is_named_with_the_ones_that_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture, command: str
+) -> None:
+    dist = tmp_path / "dist"
+    assert main([command, str(dist / "cu113"), "--weights", str(tmp_path / "w")]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: no bundle folder at {dist / 'cu113'} -- fix: pass the bundle you have with "
+        "BUNDLE=<folder>, or write one there with 'make bundle' (LINE=cu113|cu118 picks dist/<LINE>)\n"
+    )
+    (dist / "cu118").mkdir(parents=True)
+    (dist / "cu118" / SUMS_NAME).write_text("")
+    assert main([command, str(dist / "cu113"), "--weights", str(tmp_path / "w")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"no bundle folder at {dist / 'cu113'}; bundles in {dist}: {dist / 'cu118'}" in err
+    assert f"make verify-bundle BUNDLE={dist / 'cu118'}" in err and "'make bundle'" in err and "SHA256SUMS" not in err
+    assert not (tmp_path / "w").exists()
+
+
 def test_cli_make_with_weights_for_one_image(site: Site, fake_docker: FakeDocker) -> None:
     argv = [
         "make",

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Dict
 
+from talkingface.adapters import get_adapter
 from tests.conftest import Container, sha256
 
 PROCESS = {
@@ -85,6 +86,32 @@ class TestFailures:
         tasks = [c["task"] for c in container.calls() if c["script"] == PROCESS[container.model]]
         assert tasks == AFTER_TASK8[container.model]
 
+    def test_a_failed_step_is_one_line_with_its_cause_log_and_fix(self, container: Container, media) -> None:
+        failed = train(container, media, fail=f"{PROCESS[container.model]}#8:exit", check=False)
+        errors = [line for line in (failed.stdout + failed.stderr).splitlines() if "error" in line.lower()]
+        assert errors == failed.stderr.splitlines() and len(errors) == 1, failed.stdout + failed.stderr
+        log = next((container.workspace / "logs" / "clip").glob("*-process-task8.log"))
+        assert errors[0].startswith("error: step process-task8 ") and "injected failure" in errors[0]  # the cause
+        assert f"its log is {log} -- fix: read the log" in errors[0]
+
+    def test_our_own_steps_failure_is_one_line_with_its_own_fix(self, container: Container, media) -> None:
+        video = container.put_input("video", media["clip"])
+        container.run("preprocess", "--video_path", video, "--task", "clip")
+        (container.data_dir("clip") / "ori_imgs" / "3.lms").unlink()
+        failed = container.run("validate", "--task", "clip", check=False)
+        assert failed.returncode == 1 and "ori_imgs/*.lms" in failed.stdout
+        lines = [line for line in (failed.stdout + failed.stderr).splitlines() if line.startswith("error:")]
+        log = container.workspace / "logs" / "clip" / "01-validate.log"
+        assert (
+            lines
+            == failed.stderr.splitlines()
+            == [
+                f"error: step validate failed: the dataset {container.data_dir('clip')} has 1 problem; "
+                f"its log is {log} -- fix: see the table above"
+            ]
+        )
+        assert "has 1 problem -- fix" in log.read_text()  # the log keeps the step's own words
+
     def test_step_that_exits_0_without_outputs_is_caught(self, container: Container, media) -> None:
         failed = train(container, media, fail=f"{PROCESS[container.model]}#8:silent", check=False)
         assert failed.returncode == 1
@@ -128,6 +155,24 @@ class TestOtherVerbs:
         assert done.returncode == 1
         assert "ori_imgs/*.lms" in done.stdout and "rerun preprocess" in done.stdout
 
+    def test_validate_runs_and_reports_every_time(self, container: Container, media) -> None:
+        video = container.put_input("video", media["clip"])
+        container.run("preprocess", "--video_path", video, "--task", "clip")
+        data = container.data_dir("clip")
+        for _ in range(2):
+            assert f"dataset {data}: ok" in container.run("validate", "--task", "clip").stdout
+        spec = get_adapter(container.model).dataset_spec()
+        gone = spec.au_csv or spec.files[0]
+        (data / gone).unlink()
+        done = container.run("validate", "--task", "clip", check=False)
+        assert done.returncode == 1 and f"{gone} is missing" in done.stdout
+
+    def test_check_reports_every_time(self, container: Container, media) -> None:
+        video = container.put_input("video", media["clip"])
+        for _ in range(2):
+            checked = container.run("check", "--video_path", video, "--task", "clip")
+            assert "a face in 300 of 300 frames" in checked.stdout and "input-check finished" in checked.stdout
+
     def test_extract_features(self, container: Container, media) -> None:
         speech = container.put_input("audio", media["speech"])
         container.run("extract-features", "--task", "clip", "--audio_path", speech)
@@ -150,3 +195,56 @@ class TestOtherVerbs:
         )
         assert done.returncode == 0
         assert done.stdout.strip().endswith(f"upstream/{container.model}")
+
+
+def remuxed(source: Path, target: Path) -> Path:
+    """The same frames and sound in another file: a different video to ffmpeg's checks and to a content hash."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(source), "-c", "copy"]
+        + ["-metadata", "title=another take", str(target)],
+        check=True,
+    )
+    return target
+
+
+def tree_state(folder: Path) -> Dict[str, tuple]:
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, sha256(p)) for p in folder.rglob("*") if p.is_file()}
+
+
+class TestOneTaskOneVideo:
+    def test_file_names_that_fold_alike_get_their_own_tasks(self, container: Container, media) -> None:
+        for name in ("ä.mp4", "ö.mp4", "日本.mp4"):
+            video = container.put_input("video", media["clip"], name=name)
+            container.run("check", "--video_path", video)
+        tasks = sorted(p.parent.name for p in container.workspace.glob("data/**/input.json"))
+        assert tasks[:2] == ["a", "o"] and tasks[2].startswith("video-") and len(tasks) == 3
+        record = json.loads((container.data_dir("a") / "input.json").read_text())
+        assert record["given"].endswith("/ä.mp4") and record["sha256"] == sha256(media["clip"])
+
+    def test_another_video_for_a_task_is_refused_before_anything_is_written(
+        self, container: Container, media, tmp_path: Path
+    ) -> None:
+        first = container.put_input("video", media["clip"], name="first.mp4")
+        second = container.put_input("video", remuxed(media["clip"], tmp_path / "second.mp4"))
+        container.run("check", "--video_path", first, "--task", "clip")
+        before = tree_state(container.workspace)
+        container.clear_calls()
+        for verb in ("check", "preprocess", "train"):
+            refused = container.run(verb, "--video_path", second, "--task", "clip", check=False)
+            assert refused.returncode == 2 and refused.stdout == ""
+            lines = refused.stderr.splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: task clip was made from "), refused.stderr
+            assert first in lines[0] and second in lines[0]
+            assert "--task NAME" in lines[0] and "--force" in lines[0]
+        assert tree_state(container.workspace) == before and container.calls() == []
+        # The same video again is the same task: it goes on.
+        assert "done before, skipped" in container.run("check", "--video_path", first, "--task", "clip").stdout
+
+    def test_force_rebuilds_the_task_from_the_new_video(self, container: Container, media, tmp_path: Path) -> None:
+        first = container.put_input("video", media["clip"], name="first.mp4")
+        second = container.put_input("video", remuxed(media["clip"], tmp_path / "second.mp4"))
+        container.run("check", "--video_path", first, "--task", "clip")
+        container.run("check", "--video_path", second, "--task", "clip", "--force")
+        record = json.loads((container.data_dir("clip") / "input.json").read_text())
+        assert record["given"] == second and record["sha256"] == sha256(Path(second))
+        container.run("check", "--video_path", second, "--task", "clip")

@@ -74,7 +74,10 @@ def test_all_metrics_json_csv_and_report(site: Path, tmp_path: Path) -> None:
     }  # fmt: skip
     assert summary["versions"]["torch"] == torch.__version__
     assert (tmp_path / "f.csv").read_text().splitlines()[0] == "video,frame,psnr,ssim,lpips,niqe"
-    assert (tmp_path / "r.html").read_text().count("<svg") == 4
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("<svg") == 5  # every per-frame metric (PSNR, SSIM, LPIPS, NIQE) and LSE by offset
+    assert "NIQE per frame (lower is better)" in page and "LPIPS per frame (lower is better)" in page
+    assert f"torch {torch.__version__}" in page and "<dt>device</dt><dd>cpu</dd>" in page
 
 
 def test_identical_video_has_zero_lpips(site: Path) -> None:

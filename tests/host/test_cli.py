@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shlex
 import shutil
@@ -298,6 +299,22 @@ class TestBadInput:
         assert cli.main(["ernerf", "preprocess", "--video_path", "clip.mp4"]) == 2
         assert "is not readable" in capsys.readouterr().err
 
+    @pytest.mark.parametrize("kind", ["loop", "cycle", "broken"])
+    def test_a_symbolic_link_that_leads_nowhere_is_named_as_such(self, host: Host, kind: str) -> None:
+        link = host.cwd / "take.mp4"
+        if kind == "loop":
+            link.symlink_to("take.mp4")
+        elif kind == "cycle":
+            link.symlink_to("other.mp4")
+            (host.cwd / "other.mp4").symlink_to("take.mp4")
+        else:
+            link.symlink_to("gone.mp4")
+        done = host.run("ernerf", "train", "--video_path", "take.mp4")
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
+        expected = "which does not exist" if kind == "broken" else "is a symbolic link loop"
+        assert f"--video_path {link} {'is a symbolic link to gone.mp4, ' if kind == 'broken' else ''}" in done.stderr
+        assert expected in done.stderr and "does not exist -- fix: check the path" not in done.stderr
+
     def test_lips_without_head_is_refused(self, host: Host) -> None:
         (host.workspace("ernerf") / "data" / "clip").mkdir(parents=True)
         done = host.run("ernerf", "train_only", "--task", "clip", "--stage", "lips")
@@ -321,9 +338,38 @@ class TestBadInput:
         (host.weights / needed[-1]).unlink()
         done = host.run(model, "train", "--video_path", "clip.mp4", TEST_MODE="")
         assert done.returncode == 2 and done.stderr.count("\n") == 1
-        assert f"1 weight files {model} loads are missing" in done.stderr and needed[-1] in done.stderr
+        assert f"missing from {host.weights}: 1 weight file {model} loads" in done.stderr and needed[-1] in done.stderr
         assert f"make weights WEIGHTS=<dir> WEIGHTS_FOR={model}" in done.stderr
         assert not (host.root / "docker-argv").exists() and not host.workspace(model).exists()
+
+    @pytest.mark.parametrize("model", MODELS)
+    def test_another_video_for_a_task_names_both_host_paths(self, host: Host, model: str) -> None:
+        data = Path(get_adapter(model).task_paths(str(host.workspace(model)), "clip").data_dir)
+        data.mkdir(parents=True)
+        first = host.root / "takes" / "first.mp4"
+        record = {"given": str(first), "size": 3, "sha256": "0" * 64, "source": "/input/video/first.mp4"}
+        (data / "input.json").write_text(json.dumps(record))
+        for mode in ({"TEST_MODE": "1"}, {"TEST_MODE": ""}):
+            done = host.run(model, "train", "--video_path", "clip.mp4", "--task", "clip", **mode)
+            assert done.returncode == 2 and done.stdout == ""
+            lines = done.stderr.splitlines()
+            assert len(lines) == 1 and f"task clip was made from {first}, and {host.video} is" in lines[0]
+            assert "--task NAME" in lines[0] and "--force" in lines[0]
+        assert not (host.root / "docker-argv").exists()
+        assert host.run(model, "train", "--video_path", "clip.mp4", "--task", "clip", "--force").returncode == 0
+
+    @pytest.mark.parametrize("model", MODELS)
+    def test_a_huge_iteration_count_is_warned_about_in_the_dry_run(self, host: Host, model: str) -> None:
+        done = host.run(model, "train", "--video_path", "clip.mp4", "--iterations", "1000000000")
+        assert done.returncode == 0
+        warnings = [line for line in done.stdout.splitlines() if line.startswith("# warning: ")]
+        assert len(warnings) == 1 and "--iterations 1000000000 is " in warnings[0] and " years " in warnings[0]
+
+    def test_the_container_records_the_video_under_its_host_path(self, host: Host) -> None:
+        done = host.run("ernerf", "check", "--video_path", "clip.mp4")
+        argv = docker_argv(done.stdout)
+        assert argv[argv.index("--video_given") + 1] == str(host.video)
+        assert f"--given {shlex.quote(str(host.video))}" in done.stdout.split("\n\n", 1)[1]
 
     def test_verbs_that_load_no_weights_run_without_them(self, host: Host) -> None:
         shutil.rmtree(host.weights)

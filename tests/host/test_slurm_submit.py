@@ -219,5 +219,5 @@ class TestStatusAndCancel:
             "#!/bin/sh\n[ \"$4\" = 1001 ] && echo 'JobId=1001 JobName=x JobState=PENDING Reason=Dependency'\nexit 0\n"
         )
         done = host.run("gaussiantalker", "cancel", "--task", "clip", TEST_MODE="")
-        assert done.returncode == 0 and "cancelled 1 jobs of clip: 1001" in done.stdout
+        assert done.returncode == 0 and "cancelled 1 job of clip: 1001" in done.stdout
         assert "scancel 1001" in host.other()
