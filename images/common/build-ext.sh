@@ -37,6 +37,8 @@ for i in "${!pids[@]}"; do
   fi
 done
 [ "${failed}" = 0 ]
+# EXT_INSTALL=0 only fills the cache (a build for another environment).
+[ "${EXT_INSTALL:-1}" = 1 ] || exit 0
 for pair in "$@"; do
   python3 -m pip install --no-deps --no-index --force-reinstall "${cache}/${pair%%=*}"/*.whl
 done
