@@ -114,10 +114,7 @@ def tracking_helpers(run: Run, dest: Path, helpers: Path | None) -> None:
         "sig_exp": np.abs(rng.standard_normal(EXP_DIMS)).astype(np.float32) + 1.0,
     }
     np.save(dest / "exp_info.npy", exp, allow_pickle=True)
-    run.weight(
-        f"{model}/data_utils/face_tracking/3DMM/exp_info.npy",
-        f"random mu_exp ({n},), base_exp (79, {n}), sig_exp (79,)",
-    )
+    run.weight(f"{shown}/exp_info.npy", f"random mu_exp ({n},), base_exp (79, {n}), sig_exp (79,)")
 
 
 def basel_face_model(run: Run) -> None:
