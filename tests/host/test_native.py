@@ -100,6 +100,15 @@ def test_every_verb_runs_natively_and_never_writes_the_inputs(user: User) -> Non
     assert upstream.is_dir()
 
 
+def test_shell_opens_in_the_native_upstream_tree(tmp_path: Path, native_envs: Dict[str, Path], media) -> None:
+    user = User("geneface", tmp_path, native_envs["geneface"], media)
+    argv = [str(REPO / "bin" / "run_geneface.sh"), "shell", "--runtime", "native", "--native_env", str(user.prefix)]
+    argv += ["--workspace", str(user.workspace), "--bfm_dir", str(user.bfm), "--weights_dir", str(user.weights)]
+    done = subprocess.run(argv, input="pwd\necho $TALKINGFACE_MODEL\n", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(user.prefix / "opt" / "upstream" / "geneface"), "geneface"]
+
+
 def test_ernerf_renders_from_features_natively(tmp_path: Path, native_envs: Dict[str, Path], media) -> None:
     user = User("ernerf", tmp_path, native_envs["ernerf"], media)
     user.run("train", "--video_path", str(user.video), "--task", "talk", "--iterations", "2000")

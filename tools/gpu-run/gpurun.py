@@ -136,6 +136,7 @@ class Run:
         rates = self.model.throughput.findall(text)
         step.it_per_s = float(rates[-1]) if rates else None
         self.record["steps"].append(step.__dict__)
+        self.save()  # a run cut short still leaves what it measured
         print(f"gpu-run: [{name}] exit {step.returncode} after {step.wall_s} s", flush=True)
         if check and step.returncode != 0:
             self.save()
