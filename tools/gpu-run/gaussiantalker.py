@@ -41,7 +41,7 @@ def write_weights(run: Run) -> None:
     (run.weights / "ernerf" / "data_utils" / "face_parsing").mkdir(parents=True, exist_ok=True)
     shutil.copy(parsing, run.weights / "ernerf" / "data_utils" / "face_parsing" / "79999_iter.pth")
     # Its tree commits AD-NeRF's helpers; exp_info.npy (over the snapshot's size limit) is written into the tree.
-    weights.tracking_helpers(run, run.upstream / "data_utils" / "face_tracking" / "3DMM", None)
+    weights.tracking_helpers(run, run.upstream / "data_utils" / "face_tracking" / "3DMM", run.helpers)
     weights.basel_face_model(run)
     weights.placeholder(
         run,

@@ -81,6 +81,8 @@ class Run:
         self.out = root / f"gpu-run-{model.name}.json"
         self.helpers: Optional[Path] = None
         self.ffmpeg: Optional[Path] = None
+        # "local" runs the whole harness on the test doubles, with no GPU: CI checks the harness itself that way.
+        self.line = "cu130"
         self.record: Dict = {
             "model": model.name,
             "task": TASK,
@@ -89,6 +91,10 @@ class Run:
             "weights": [],
             "steps": [],
         }
+
+    @property
+    def gpu(self) -> str:
+        return "CPU" if self.line == "local" else "GPU0"
 
     @property
     def upstream(self) -> Path:
@@ -155,8 +161,9 @@ def replace_with_double(run: Run, relative: str, why: str, *, double: Optional[P
     """Swap one upstream file for a double's version; the original stays beside it as <name>.upstream."""
     target = run.upstream / relative
     kept = target.parent / (target.name + ".upstream")
-    if not kept.exists():
+    if target.exists() and not kept.exists():
         target.rename(kept)
+    target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(double or REPO / "tests" / "doubles" / run.model.name / relative, target)
     run.stand_in(relative, why)
 
@@ -234,6 +241,12 @@ def tools_on_path(run: Run) -> None:
 
 
 def build_env(run: Run, archives: Path, wheels: Path, ext_wheels: Path, archs: str) -> None:
+    if run.line == "local":
+        # The running interpreter's packages (torch for the weight writers) through SYSTEM_SITE's .pth file.
+        env = dict(run.python_env(), BASE_PYTHON=sys.executable, SYSTEM_SITE="1")
+        native_env = [str(REPO / "tools" / "native-env.sh"), run.model.name, "local", str(run.env)]
+        subprocess.run(native_env, env=env, check=True)
+        return
     env = dict(
         run.python_env(),
         UPSTREAM_ARCHIVES=str(archives),
@@ -259,6 +272,9 @@ def build_env(run: Run, archives: Path, wheels: Path, ext_wheels: Path, archs: s
 
 
 def machine(run: Run) -> None:
+    if run.line == "local":
+        run.record["machine"] = {"line": "local: the test doubles on the CPU"}
+        return
     probe = (
         "import json, platform, torch; p = torch.cuda.get_device_properties(0); "
         "print(json.dumps({'gpu': p.name, 'gpu_memory_gb': round(p.total_memory / 2**30, 1), "
@@ -323,7 +339,7 @@ def result(run: Run, video: Path, out_dir: Path) -> Dict:
 
 def gpu_run(model: Model, root: Path, args: argparse.Namespace) -> Path:
     run = Run(model, root)
-    run.helpers, run.ffmpeg, run.out = args.helpers, args.ffmpeg, args.out
+    run.helpers, run.ffmpeg, run.out, run.line = args.helpers, args.ffmpeg, args.out, args.line
     run.record["upstream"] = json.loads((REPO / "talkingface" / "upstream.json").read_text())[model.name]
     run.record["started"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     build_env(run, args.archives, args.wheels, args.ext_wheels, args.archs)
@@ -333,11 +349,11 @@ def gpu_run(model: Model, root: Path, args: argparse.Namespace) -> Path:
     model.install_stand_ins(run)
     run.save()
     # --force: the prepared workspace holds the doubles' conversion.
-    run.verb("convert-bfm", "convert-bfm", "--force", "--gpu", "GPU0")
+    run.verb("convert-bfm", "convert-bfm", "--force", "--gpu", run.gpu)
     for attempt in range(1 + len(model.fallbacks)):
         step = run.verb(
             "preprocess", "preprocess", "--video_path", str(run.input / "clip.mp4"),
-            "--from_step", model.first_upstream_step, "--gpu", "GPU0", check=False,
+            "--from_step", model.first_upstream_step, "--gpu", run.gpu, check=False,
         )  # fmt: skip
         if step.returncode == 0:
             break
@@ -350,13 +366,13 @@ def gpu_run(model: Model, root: Path, args: argparse.Namespace) -> Path:
         # Resume at the step that failed: the ones before it are done.
         model.first_upstream_step = failed
     for stage, *extra in model.train_runs:
-        step = run.verb(f"train-{stage}", "train_only", *extra, "--gpu", "GPU0")
+        step = run.verb(f"train-{stage}", "train_only", *extra, "--gpu", run.gpu)
         step.iterations = model.iterations.get(stage)
         run.record["steps"][-1]["iterations"] = step.iterations
     out_dir = Path(args.out).parent
     results = []
     for name, audio in model.infer_runs(run):
-        run.verb(f"infer-{name}", "infer", "--audio_path", str(audio), "--gpu", "GPU0")
+        run.verb(f"infer-{name}", "infer", "--audio_path", str(audio), "--gpu", run.gpu)
         stem = Path(audio).stem
         results.append(
             {"driving": str(audio), **result(run, run.workspace / "results" / TASK / f"{stem}.mp4", out_dir)}
@@ -385,6 +401,9 @@ def main(model: Model, argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--helpers", type=Path, help="run: AD-NeRF's 3DMM files where upstream's tree lacks them")
     parser.add_argument("--ffmpeg", type=Path, help="run: a static ffmpeg (.xz too), where none is on PATH")
     parser.add_argument("--pack", type=Path, help="run: the prepared pack, unpacked first")
+    parser.add_argument(
+        "--line", choices=("cu130", "local"), default="cu130", help="run: local checks the harness on the doubles"
+    )
     parser.add_argument("--archs", default="9.0", help="run: TORCH_CUDA_ARCH_LIST (default 9.0: H100/H200)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / f"gpu-run-{model.name}.json")
     args = parser.parse_args(argv)
@@ -393,7 +412,7 @@ def main(model: Model, argv: Optional[List[str]] = None) -> int:
         prepare(model, root, args.seconds)
         return 0
     for flag in ("archives", "wheels", "ext_wheels"):
-        if getattr(args, flag) is None:
+        if getattr(args, flag) is None and args.line != "local":
             parser.error(f"run needs --{flag.replace('_', '-')}")
     if args.pack:
         with tarfile.open(args.pack) as tar:

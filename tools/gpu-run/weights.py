@@ -78,6 +78,9 @@ def bisenet(run: Run, model: str) -> Path:
     relative = Path(model) / "data_utils" / "face_parsing" / "79999_iter.pth"
     target = run.weights / relative
     target.parent.mkdir(parents=True, exist_ok=True)
+    if not (run.upstream / "data_utils" / "face_parsing" / "model.py").exists():
+        placeholder(run, str(relative), "this tree has no BiSeNet class (the doubles')")
+        return target
     env_python(run, BISENET, str(target), path=[run.upstream / "data_utils" / "face_parsing"])
     run.weight(str(relative), "random BiSeNet(n_classes=19) state dict from upstream's model.py")
     return target
@@ -94,7 +97,7 @@ def tracking_helpers(run: Run, dest: Path, helpers: Path | None) -> None:
     shown = dest.relative_to(run.root)
     for name in ("keys_info.npy", "topology_info.npy", "sub_mesh.obj"):
         source = next(
-            (d / name for d in (tree, helpers) if d and (d / name).is_file() and not (d / name).is_symlink()), None
+            (d / name for d in (helpers, tree) if d and (d / name).is_file() and not (d / name).is_symlink()), None
         )
         if source is not None:
             if source != dest / name:
