@@ -13,6 +13,7 @@ from typing import List, Optional
 from .adapters import get_adapter
 from .cli_args import Roots, parse, preflight, resolve
 from .errors import TalkingfaceError
+from .host_paths import to_host
 from .layout import ContainerRoots
 from .plans import audio_stem, build_plan
 from .runner import Runner, RunOptions
@@ -22,7 +23,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return run(list(sys.argv[1:] if argv is None else argv))
     except TalkingfaceError as exc:
-        print(exc.one_line(), file=sys.stderr)
+        # The one place an error is mapped: the runner's step errors carry the step's own (unmapped) words.
+        print(to_host(exc.one_line()), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to continue where it stopped", file=sys.stderr)
@@ -59,7 +61,8 @@ def run(argv: List[str]) -> int:
     )
     Runner(options).run(plan)
     if req.verb == "infer":
-        print(f"[talkingface] result: {os.path.join(req.paths.results_dir, audio_stem(req) + '.mp4')}")
+        result = os.path.join(req.paths.results_dir, audio_stem(req) + ".mp4")
+        print(f"[talkingface] result: {to_host(result)}")
     return 0
 
 

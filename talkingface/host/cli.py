@@ -19,6 +19,8 @@ from ..adapters.base import Adapter
 from ..cli_args import GPU_DEFAULT, Roots, parse, preflight, request_argv, resolve
 from ..errors import TalkingfaceError
 from ..gpu import GpuSelection, check_available, list_host_gpus, parse_gpu, pick_line, query_compute_caps
+from ..host_paths import ENV as HOST_PATHS_ENV
+from ..host_paths import encode as encode_host_paths
 from ..layout import ContainerRoots
 from ..plans import audio_stem, build_plan
 from ..request import Request
@@ -98,6 +100,11 @@ def container_view(
         if flag in argv:
             argv[argv.index(flag) + 1] = mapped[key]
     return argv, mounts
+
+
+def host_paths_env(mounts: Sequence[Mount]) -> Tuple[str, str]:
+    """What was mounted where, so the entrypoint can name host paths in what it prints."""
+    return HOST_PATHS_ENV, encode_host_paths({m.target: m.source for m in mounts})
 
 
 def choose_gpu(verb: Verb, text: Optional[str], *, cuda_image: bool) -> GpuSelection:
@@ -247,7 +254,9 @@ def run(argv: List[str]) -> int:
         entry_argv = ["shell"]
     suffix = f"-{audio_stem(req)}" if req.audio else ""
     if args.runtime == "apptainer":
-        runner: Union[DockerRun, ApptainerRun] = apptainer_for(adapter, args.sif, image, entry_argv, mounts, selection)
+        runner: Union[DockerRun, ApptainerRun] = apptainer_for(
+            adapter, args.sif, image, entry_argv, mounts, selection, env=[host_paths_env(mounts)]
+        )
         return launch(runner, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace)
     cidfile = os.environ.get("TALKINGFACE_CIDFILE")  # set by a Slurm job, which must stop the container on cancel
     docker = DockerRun(
@@ -259,7 +268,7 @@ def run(argv: List[str]) -> int:
         mounts=tuple(mounts),
         gpu_args=tuple(selection.docker_args()),
         # Any UID may run the image; HOME must be writable for the caches libraries create.
-        env=(("HOME", "/tmp"),),  # noqa: S108 - inside the container
+        env=(("HOME", "/tmp"), host_paths_env(mounts)),  # noqa: S108 - inside the container
         shm_size=adapter.shm_size(),
         workdir=croots.workspace,
         interactive=verb.name == "shell",

@@ -215,6 +215,27 @@ class TestPaths:
         } in found
         assert {"type": "bind", "source": str(host.cwd / "my ws"), "target": "/workspace"} in found
 
+    @pytest.mark.parametrize("runtime", ["docker", "apptainer"])
+    def test_the_container_is_told_the_host_path_of_every_mount(self, host: Host, runtime: str) -> None:
+        data = host.root / "elsewhere" / "clip"
+        data.mkdir(parents=True)
+        done = host.run(
+            "ernerf", "preprocess", "--video_path", "clip.mp4", "--data_dir", str(data), "--runtime", runtime
+        )
+        assert done.returncode == 0, done.stderr
+        argv = docker_argv(done.stdout)
+        envs = [argv[i + 1] for i, a in enumerate(argv) if a == "--env"]
+        if runtime == "apptainer":  # its --env is one CSV record
+            envs = [next(csv.reader([e]))[0] for e in envs]
+        value = next(e for e in envs if e.startswith("TALKINGFACE_HOST_PATHS="))
+        assert json.loads(value.partition("=")[2]) == {
+            "/workspace": str(host.workspace("ernerf")),
+            "/mnt/data": str(data),
+            "/input/video/clip.mp4": str(host.video),
+            "/bfm_models": str(host.bfm),
+            "/weights": str(host.weights),
+        }
+
     def test_data_dir_outside_the_workspace_gets_its_own_mount(self, host: Host) -> None:
         data = host.root / "elsewhere" / "clip"
         data.mkdir(parents=True)
