@@ -46,12 +46,16 @@ def run(argv: List[str]) -> int:
         os.execvp("bash", ["bash", "-l"])  # noqa: S606 - an interactive shell is what the verb is for
     roots = Roots(workspace=croots.workspace, upstream=upstream, bfm=croots.bfm, weights=croots.weights)
     req = resolve(adapter, verb, args, roots)
-    preflight(adapter, verb, req)
+    dry_run = os.environ.get("TEST_MODE", "") not in ("", "0")
+    problems = preflight(adapter, verb, req, collect=dry_run)
     req = dataclasses.replace(req, options=adapter.settle(req))
     plan = build_plan(adapter, req)
-    if os.environ.get("TEST_MODE", "") not in ("", "0"):
-        print(plan.render())
-        return 0
+    if dry_run:
+        # The whole plan, then everything that stands in its way.
+        print(plan.render(), flush=True)
+        for problem in problems:
+            print(to_host(problem.one_line()), file=sys.stderr)
+        return problems[0].exit_code if problems else 0
     options = RunOptions(
         state_dir=req.paths.state_dir,
         logs_dir=req.paths.logs_dir,

@@ -215,6 +215,9 @@ def run(argv: List[str]) -> int:
     # The local line has no CUDA: its GPU verbs run the test doubles on the CPU.
     cuda_image = line != LOCAL_LINE
     selection = choose_gpu(verb, args.gpu, cuda_image=cuda_image)
+    # A dry run shows the command and the plan, then every unmet precondition, not just the first; a malformed
+    # command line still stops at once, as there is no plan to show for it.
+    problems: List[TalkingfaceError] = [native_problem] if native_problem else []
     if args.backend == "slurm":
         flags = ["--line", line, "--bfm_dir", bfm_dir, "--weights_dir", weights_dir, "--runtime", args.runtime]
         flags += [*(["--image", args.image] if args.image else []), *(["--sif", args.sif] if args.sif else [])]
@@ -226,9 +229,15 @@ def run(argv: List[str]) -> int:
         args.task = args.task or "shell"
     req = resolve(adapter, verb, args, host_roots)
     if verb.name != "shell":
-        preflight(adapter, verb, req)
+        problems += preflight(adapter, verb, req, collect=dry_run)
         req = dataclasses.replace(req, options=adapter.settle(req))
-    gpu_note = check_gpus(selection, dry_run=dry_run)
+    gpu_note = None
+    try:
+        gpu_note = check_gpus(selection, dry_run=dry_run)
+    except TalkingfaceError as exc:
+        if not dry_run:
+            raise
+        problems.append(exc)
     if native is not None:
         nroots = native.roots(workspace=workspace, bfm=bfm_dir, weights=weights_dir)
         check_paths(
@@ -243,11 +252,7 @@ def run(argv: List[str]) -> int:
         )
         command = ["shell"] if verb.name == "shell" else request_argv(adapter, req)
         runner = native_run(native, nroots, command, selection)
-        code = launch(runner, adapter, verb, req, selection, gpu_note, dry_run, command, nroots, workspace)
-        if native_problem is not None:
-            print(native_problem.one_line(), file=sys.stderr)
-            return native_problem.exit_code
-        return code
+        return launch(runner, adapter, verb, req, selection, gpu_note, dry_run, command, nroots, workspace, problems)
     image = choose_image(adapter, line, args.image, selection)
     entry_argv, mounts = container_view(req, croots, bfm_dir=bfm_dir, weights_dir=weights_dir)
     if verb.name == "shell":
@@ -257,7 +262,7 @@ def run(argv: List[str]) -> int:
         runner: Union[DockerRun, ApptainerRun] = apptainer_for(
             adapter, args.sif, image, entry_argv, mounts, selection, env=[host_paths_env(mounts)]
         )
-        return launch(runner, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace)
+        return launch(runner, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace, problems)
     cidfile = os.environ.get("TALKINGFACE_CIDFILE")  # set by a Slurm job, which must stop the container on cancel
     docker = DockerRun(
         image=image,
@@ -276,7 +281,7 @@ def run(argv: List[str]) -> int:
         tty=sys.stdin.isatty() and sys.stdout.isatty(),
         extra=("--cidfile", cidfile) if cidfile else (),
     )
-    return launch(docker, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace)
+    return launch(docker, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace, problems)
 
 
 def find_native(
@@ -309,6 +314,7 @@ def launch(
     entry_argv: List[str],
     croots: ContainerRoots,
     workspace: str,
+    problems: Sequence[TalkingfaceError] = (),
 ) -> int:
     if dry_run:
         print(f"# TEST_MODE: nothing is run. {adapter.name} {req.verb} {req.task} on {selection.describe()}")
@@ -318,7 +324,7 @@ def launch(
         if verb.name != "shell":
             print()
             print(build_plan(adapter, container_request(adapter, entry_argv, croots)).render())
-        return 0
+        return report_problems(problems)
     if isinstance(runner, ApptainerRun) and not os.path.isfile(runner.sif):
         raise TalkingfaceError(
             f"{runner.sif} does not exist",
@@ -330,6 +336,14 @@ def launch(
     if isinstance(runner, NativeRun):
         return execute(runner)
     return subprocess.call(runner.argv())
+
+
+def report_problems(problems: Sequence[TalkingfaceError]) -> int:
+    """Every unmet precondition of a dry run, one line each on stderr; the status a real run would stop with."""
+    sys.stdout.flush()
+    for problem in problems:
+        print(problem.one_line(), file=sys.stderr)
+    return problems[0].exit_code if problems else 0
 
 
 def container_request(adapter: Adapter, entry_argv: List[str], croots: ContainerRoots) -> Request:

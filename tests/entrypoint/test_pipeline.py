@@ -248,3 +248,15 @@ class TestOneTaskOneVideo:
         record = json.loads((container.data_dir("clip") / "input.json").read_text())
         assert record["given"] == second and record["sha256"] == sha256(Path(second))
         container.run("check", "--video_path", second, "--task", "clip")
+
+
+class TestDryRun:
+    def test_test_mode_prints_the_plan_then_every_unmet_precondition(self, container: Container) -> None:
+        dry = Container(model=container.model, root=container.root, env=dict(container.env, TEST_MODE="1"))
+        missing = str(container.inputs / "audio" / "gone.wav")
+        done = dry.run("infer", "--task", "clip", "--audio_path", missing, check=False)
+        assert done.returncode == 2 and done.stdout.startswith("# in-container plan: infer clip")
+        problems = [line.split(" -- fix: ")[0] for line in done.stderr.splitlines()]
+        assert problems[0] == f"error: --audio_path {missing} does not exist"
+        assert problems[-1].startswith("error: task clip has no trained checkpoint (")
+        assert container.calls() == [] and not list(container.workspace.iterdir())

@@ -275,8 +275,6 @@ class TestPositionalForms:
 
 
 BAD_INPUTS = {
-    "missing video": ["train", "--video_path", "nope.mp4"],
-    "directory as video": ["train", "--video_path", "."],
     "unknown verb": ["fly", "--task", "x"],
     "unknown flag": ["train", "--video_path", "clip.mp4", "--colour", "red"],
     "malformed gpu": ["train", "--video_path", "clip.mp4", "--gpu", "GPUX"],
@@ -290,8 +288,13 @@ BAD_INPUTS = {
     "iterations 0": ["train", "--video_path", "clip.mp4", "--iterations", "0"],
     "iterations negative": ["train", "--video_path", "clip.mp4", "--iterations", "-5"],
     "iterations not a number": ["train", "--video_path", "clip.mp4", "--iterations", "lots"],
-    "infer without checkpoint": ["infer", "--task", "clip", "--audio_path", "speech.wav"],
     "extra positional": ["validate", "--task", "clip", "surplus"],
+}
+# Unmet preconditions: a real run stops at the first with one line; a dry run shows the plan, then each of them.
+UNMET = {
+    "missing video": ["train", "--video_path", "nope.mp4"],
+    "directory as video": ["train", "--video_path", "."],
+    "infer without checkpoint": ["infer", "--task", "clip", "--audio_path", "speech.wav"],
     "audio that is no audio": ["infer", "--task", "clip", "--audio_path", "."],
 }
 
@@ -309,6 +312,54 @@ class TestBadInput:
             assert done.stdout == ""
         assert sorted(p.name for p in host.cwd.iterdir()) == before
         assert not (host.root / "docker-argv").exists()
+
+    @pytest.mark.parametrize("model", MODELS)
+    @pytest.mark.parametrize("case", sorted(UNMET))
+    def test_an_unmet_precondition_is_one_line_and_a_dry_run_shows_the_plan_too(
+        self, host: Host, model: str, case: str
+    ) -> None:
+        before = sorted(p.name for p in host.cwd.iterdir())
+        done = host.run(model, *UNMET[case], TEST_MODE="")
+        assert done.returncode == 2 and done.stdout == ""
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and " -- fix: " in lines[0], done.stderr
+        dry = host.run(model, *UNMET[case])
+        assert dry.returncode == 2 and docker_argv(dry.stdout)[:2] == ["docker", "run"]
+        assert "# in-container plan: " in dry.stdout
+        assert lines[0] in dry.stderr.splitlines()
+        assert all(line.startswith("error: ") and " -- fix: " in line for line in dry.stderr.splitlines())
+        assert sorted(p.name for p in host.cwd.iterdir()) == before
+        assert not (host.root / "docker-argv").exists()
+
+    def test_a_dry_run_on_a_fresh_clone_lists_every_unmet_precondition(self, host: Host) -> None:
+        shutil.rmtree(host.weights)
+        (host.bfm / "01_MorphableModel.mat").unlink()
+        done = host.run("gaussiantalker", "train", "--video_path", "x.mp4", "--gpu", "GPU5")
+        assert done.returncode == 2
+        argv = docker_argv(done.stdout)
+        assert argv[:2] == ["docker", "run"] and argv[argv.index("--gpus") + 1] == "device=5"
+        assert "# in-container plan: train x (16 steps)" in done.stdout and "python train.py" in done.stdout
+        errors = done.stderr.splitlines()
+        assert [e.split(" -- fix: ")[0] for e in errors] == [
+            f"error: --video_path {host.cwd / 'x.mp4'} does not exist",
+            f"error: missing from {host.weights}: 5 weight files gaussiantalker loads "
+            "(ernerf/data_utils/face_parsing/79999_iter.pth, gaussiantalker/data_utils/face_parsing/79999_iter.pth, "
+            "cache/tensorflow/models/deepspeech-0_1_0-b90017e8.pb and 2 more)",
+            f"error: the Basel Face Model 01_MorphableModel.mat is not in {host.bfm}",
+            "error: GPU5 is not on this host (nvidia-smi -L shows: GPU0: NVIDIA H100 80GB HBM3; "
+            "GPU1: NVIDIA H100 80GB HBM3)",
+        ], done.stderr
+        assert not (host.root / "docker-argv").exists() and not host.workspace("gaussiantalker").exists()
+
+    def test_a_dry_run_of_infer_names_the_missing_audio_checkpoint_and_weights(self, host: Host) -> None:
+        (host.weights / load_manifest().paths(["ernerf"])[0]).unlink()
+        done = host.run("ernerf", "infer", "--task", "clip", "--audio_path", "gone.wav")
+        assert done.returncode == 2 and "# in-container plan: infer clip" in done.stdout
+        problems = [e.split(" -- fix: ")[0] for e in done.stderr.splitlines()]
+        assert problems[0] == f"error: --audio_path {host.cwd / 'gone.wav'} does not exist"
+        assert problems[1].startswith(f"error: missing from {host.weights}: 1 weight file ernerf loads")
+        assert problems[2].startswith("error: task clip has no trained checkpoint (")
+        assert len(problems) == 3
 
     def test_unreadable_file(self, host: Host, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
         from talkingface.host import cli
@@ -372,7 +423,7 @@ class TestBadInput:
         (data / "input.json").write_text(json.dumps(record))
         for mode in ({"TEST_MODE": "1"}, {"TEST_MODE": ""}):
             done = host.run(model, "train", "--video_path", "clip.mp4", "--task", "clip", **mode)
-            assert done.returncode == 2 and done.stdout == ""
+            assert done.returncode == 2 and (done.stdout == "") == (mode["TEST_MODE"] == "")
             lines = done.stderr.splitlines()
             assert len(lines) == 1 and f"task clip was made from {first}, and {host.video} is" in lines[0]
             assert "--task NAME" in lines[0] and "--force" in lines[0]
