@@ -107,13 +107,19 @@ def host_paths_env(mounts: Sequence[Mount]) -> Tuple[str, str]:
     return HOST_PATHS_ENV, encode_host_paths({m.target: m.source for m in mounts})
 
 
+NO_GPU_HINT = "or --line local to try the toolchain on the CPU (test doubles instead of the models: make build-local)"
+
+
 def choose_gpu(verb: Verb, text: Optional[str], *, cuda_image: bool) -> GpuSelection:
     needs_cuda = verb.needs_cuda and cuda_image
     selection = parse_gpu(text if text is not None else (GPU_DEFAULT if needs_cuda else "CPU"))
+    if not cuda_image:
+        # The local line never uses a GPU: --gpu GPU0 (checked for its form above) runs the same as no --gpu.
+        return parse_gpu("CPU")
     if needs_cuda and selection.is_cpu:
         raise TalkingfaceError(
             f"{verb.name} needs CUDA (training and rendering run on the GPU), but --gpu CPU was given",
-            fix="pick a GPU, e.g. --gpu GPU0",
+            fix=f"pick a GPU, e.g. --gpu GPU0, {NO_GPU_HINT}",
         )
     return selection
 
@@ -125,10 +131,14 @@ def check_gpus(selection: GpuSelection, *, dry_run: bool) -> Optional[str]:
     host = list_host_gpus()
     if host is None:
         if dry_run:
-            return "nvidia-smi was not found, so the GPU selection was not checked against this host"
+            return (
+                "nvidia-smi was not found, so the GPU selection was not checked against this host; without a GPU, "
+                "--line local runs the test doubles on the CPU"
+            )
         raise TalkingfaceError(
             "no NVIDIA driver found (nvidia-smi is missing or fails)",
-            fix="install the NVIDIA driver and container toolkit, or use --gpu CPU for verbs that run without CUDA",
+            fix="install the NVIDIA driver and container toolkit; use --gpu CPU for verbs that run without CUDA, "
+            + NO_GPU_HINT,
         )
     check_available(selection, host)
     return None

@@ -198,6 +198,32 @@ class TestGpuFlag:
         assert "GPU3 is not on this host" in done.stderr and "GPU1: NVIDIA H100 80GB HBM3" in done.stderr
 
 
+class TestWithoutAGpu:
+    def test_no_driver_points_to_the_local_line(self, host: Host) -> None:
+        (host.bin / "nvidia-smi").unlink()
+        done = host.run("ernerf", "train", "--video_path", "clip.mp4", "--gpu", "GPU0", TEST_MODE="")
+        assert done.returncode == 2 and done.stderr.startswith("error: no NVIDIA driver found")
+        assert "--line local" in done.stderr and done.stderr.count("\n") == 1
+        dry = host.run("ernerf", "train", "--video_path", "clip.mp4", "--gpu", "GPU0")
+        assert dry.returncode == 0 and "--line local runs the test doubles on the CPU" in dry.stdout
+
+    def test_cpu_for_a_cuda_verb_points_to_the_local_line(self, host: Host) -> None:
+        done = host.run("gaussiantalker", "train", "--video_path", "clip.mp4", "--gpu", "CPU")
+        assert done.returncode == 2 and "needs CUDA" in done.stderr and "--line local" in done.stderr
+
+    @pytest.mark.parametrize("gpu", ["GPU0", "gpu1", "all"])
+    def test_a_gpu_on_the_local_line_runs_as_its_default(self, host: Host, gpu: str) -> None:
+        (host.bin / "nvidia-smi").unlink()
+        argv = ("train", "--video_path", "clip.mp4", "--line", "local")
+        default = host.run("ernerf", *argv)
+        given = host.run("ernerf", *argv, "--gpu", gpu)
+        assert given.returncode == 0 and given.stdout == default.stdout and given.stderr == default.stderr == ""
+        assert "--gpus" not in docker_argv(given.stdout) and "nvidia-smi" not in given.stdout
+        ran = host.run("ernerf", *argv, "--gpu", gpu, TEST_MODE="")
+        assert ran.returncode == 7, ran.stderr  # the fake docker ran: no driver check stood in the way
+        assert "--gpus" not in (host.root / "docker-argv").read_text()
+
+
 class TestPaths:
     def test_spaces_commas_and_quotes_in_paths(self, host: Host) -> None:
         odd = host.cwd / 'take "one", final.mp4'
