@@ -17,6 +17,7 @@ from .host_paths import to_host
 from .layout import ContainerRoots
 from .plans import audio_stem, build_plan
 from .runner import Runner, RunOptions
+from .task_lock import task_lock
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -63,7 +64,8 @@ def run(argv: List[str]) -> int:
         from_step=req.from_step,
         heartbeat_s=float(os.environ.get("TALKINGFACE_HEARTBEAT", "60")),
     )
-    Runner(options).run(plan)
+    with task_lock(req.paths.workspace, req.task, req.verb):
+        Runner(options).run(plan)
     if req.verb == "infer":
         result = os.path.join(req.paths.results_dir, audio_stem(req) + ".mp4")
         print(f"[talkingface] result: {to_host(result)}")

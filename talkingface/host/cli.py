@@ -28,7 +28,7 @@ from ..slurm import commands as slurm_commands
 from ..slurm.plan import gpu_count
 from ..verbs import VERBS, Verb
 from .apptainer import ApptainerRun, apptainer_for
-from .docker import DockerRun, Mount
+from .docker import DockerRun, Mount, clear_the_way, workspace_tag
 from .native import NativeEnv, NativeRun, check_paths, default_prefix, execute, native_run
 from .slurm_backend import submit_to_slurm
 
@@ -277,7 +277,7 @@ def run(argv: List[str]) -> int:
     docker = DockerRun(
         image=image,
         command=tuple(entry_argv),
-        name=f"talkingface-{adapter.name}-{req.verb}-{req.task}{suffix}"
+        name=f"talkingface-{adapter.name}-{req.verb}-{req.task}{suffix}-{workspace_tag(req.paths.workspace)}"
         + (f"-{os.getpid()}" if verb.name == "shell" else ""),
         user=f"{os.getuid()}:{os.getgid()}",
         mounts=tuple(mounts),
@@ -345,6 +345,8 @@ def launch(
         os.makedirs(folder, exist_ok=True)
     if isinstance(runner, NativeRun):
         return execute(runner)
+    if isinstance(runner, DockerRun):
+        clear_the_way(runner.name)
     return subprocess.call(runner.argv())
 
 

@@ -198,6 +198,70 @@ class TestGpuFlag:
         assert "GPU3 is not on this host" in done.stderr and "GPU1: NVIDIA H100 80GB HBM3" in done.stderr
 
 
+STATEFUL_DOCKER = """#!/bin/sh
+printf '%s\\n' "$*" >> "$FAKE_DOCKER_LOG"
+case "$1" in
+  ps) [ -f "$FAKE_DOCKER_PS" ] && cat "$FAKE_DOCKER_PS"; exit 0 ;;
+  rm) exit 0 ;;
+esac
+printf '%s\\n' "$@" > "$FAKE_DOCKER_ARGV"
+exit 7
+"""
+
+
+class TestContainerNames:
+    def stateful(self, host: Host) -> Path:
+        (host.bin / "docker").write_text(STATEFUL_DOCKER)
+        return host.root / "docker-log"
+
+    def run(self, host: Host, *extra: str) -> subprocess.CompletedProcess:
+        log = host.root / "docker-log"
+        return host.run(
+            "ernerf", "check", "--video_path", "clip.mp4", *extra, TEST_MODE="",
+            FAKE_DOCKER_LOG=str(log), FAKE_DOCKER_PS=str(host.root / "ps"),
+        )  # fmt: skip
+
+    def name(self, host: Host) -> str:
+        argv = (host.root / "docker-argv").read_text().splitlines()
+        return argv[argv.index("--name") + 1]
+
+    def test_the_same_task_in_two_workspaces_gets_two_names(self, host: Host) -> None:
+        self.stateful(host)
+        assert self.run(host).returncode == 7
+        first = self.name(host)
+        assert self.run(host, "--workspace", str(host.root / "other")).returncode == 7
+        second = self.name(host)
+        assert first.startswith("talkingface-ernerf-check-clip-") and second.startswith(
+            "talkingface-ernerf-check-clip-"
+        )
+        assert first != second
+        assert self.run(host).returncode == 7 and self.name(host) == first  # stable for one workspace
+
+    def test_a_running_container_of_the_task_is_named_with_how_to_stop_it(self, host: Host) -> None:
+        log = self.stateful(host)
+        assert self.run(host).returncode == 7
+        name = self.name(host)
+        (host.root / "docker-argv").unlink()
+        (host.root / "ps").write_text('running\tUp 12 minutes\t"talkingface-entrypoint check --task clip"\n')
+        done = self.run(host)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr == (
+            f"error: the same task is already running in container {name} (Up 12 minutes: talkingface-entrypoint "
+            f"check --task clip) -- fix: wait for it to finish, or stop it with: docker stop {name}\n"
+        )
+        assert not (host.root / "docker-argv").exists() and "ps --all --no-trunc --filter name=^/?" in log.read_text()
+
+    def test_an_exited_container_of_the_task_is_removed_first(self, host: Host) -> None:
+        log = self.stateful(host)
+        assert self.run(host).returncode == 7
+        name = self.name(host)
+        (host.root / "ps").write_text("exited\tExited (137) 3 minutes ago\tx\n")
+        log.unlink()
+        assert self.run(host).returncode == 7
+        calls = log.read_text().splitlines()
+        assert calls[1] == f"rm --force {name}" and calls[2].startswith("run ")
+
+
 class TestWithoutAGpu:
     def test_no_driver_points_to_the_local_line(self, host: Host) -> None:
         (host.bin / "nvidia-smi").unlink()
