@@ -168,6 +168,8 @@ def info(adapter: Adapter, req: Optional[Request]) -> str:
         f"  license:  {adapter.license}",
         f"  images:   talkingface/{adapter.name}:{__version__}-cu113 (CUDA 11.3: Volta..Ampere, sm_70-sm_86)",
         f"            talkingface/{adapter.name}:{__version__}-cu118 (CUDA 11.8: adds RTX 40 sm_89 and H100 sm_90)",
+        f"            talkingface/{adapter.name}:{__version__}-{LOCAL_LINE} (no CUDA: test doubles on the CPU, "
+        "--line local; make build-local)",
         f"  stages:   {', '.join(adapter.stages)}",
         "  verbs:",
     ]

@@ -13,6 +13,7 @@ from typing import Dict, List
 
 import pytest
 
+from talkingface import __version__
 from talkingface.adapters import ADAPTERS, get_adapter
 from talkingface.cli_args import Roots, parse, resolve
 from talkingface.weights.manifest import load_manifest
@@ -164,6 +165,13 @@ class TestDoneWhen:
         done = host.run(model, "info", "--task", "clip")
         assert done.returncode == 0
         assert get_adapter(model).pin.commit in done.stdout and "results" in done.stdout
+
+    @pytest.mark.parametrize("model", MODELS)
+    def test_info_names_every_image_line(self, host: Host, model: str) -> None:
+        out = host.run(model, "info").stdout
+        for line in ("cu113", "cu118", "local"):
+            assert f"talkingface/{model}:{__version__}-{line} (" in out
+        assert "test doubles on the CPU, --line local" in out
 
     @pytest.mark.parametrize("model", MODELS)
     def test_help_for_every_verb(self, host: Host, model: str) -> None:
