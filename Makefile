@@ -104,6 +104,9 @@ weights: ## download every weight the images need into WEIGHTS (default ./weight
 verify-weights: ## check every weight in WEIGHTS against the manifest and its lock (reads only; exit 1 on a problem)
 	python3 -m talkingface.weights verify --dir $(or $(WEIGHTS),weights) $(if $(WEIGHTS_FOR),--image $(WEIGHTS_FOR))
 
+stand-in-weights: ## STAND-IN (placeholder) weights into WEIGHTS for the local line's test doubles; never replaces a file
+	python3 tests/doubles/stand_ins.py "$(or $(WEIGHTS),weights)"
+
 eval-weights: ## fetch and verify the evaluation's files (NIQE model, LPIPS heads, network weights) into WEIGHTS
 	python3 -m talkingface.weights fetch --dir $(or $(WEIGHTS),weights) --image eval
 
@@ -136,4 +139,4 @@ samples/sample.mp4: talkingface/sample_clip.py | venv media-tools
 clean: ## remove .venv and the demo workspace (never your own workspaces)
 	rm -rf $(VENV) workspace/demo-*
 
-.PHONY: help venv media-tools slurm-tools test lint doctor weights verify-weights eval-weights build build-local $(addprefix build-,$(IMAGES)) wheels base-local bundle save load verify-bundle lock demo demo-clip clean
+.PHONY: help venv media-tools slurm-tools test lint doctor weights verify-weights stand-in-weights eval-weights build build-local $(addprefix build-,$(IMAGES)) wheels base-local bundle save load verify-bundle lock demo demo-clip clean

@@ -8,9 +8,9 @@ import glob
 import os
 import posixpath
 from dataclasses import dataclass, replace
-from typing import List, NoReturn, Optional, Sequence, Tuple
+from typing import Callable, List, NoReturn, Optional, Sequence, Tuple
 
-from .adapters.base import BFM_FILE, Adapter, Requirement, features_given
+from .adapters.base import BFM_FILE, Adapter, Requirement, features_given, require
 from .dataset_input import check_same_input
 from .errors import TalkingfaceError
 from .names import check_task, safe_stem
@@ -228,17 +228,38 @@ def check_input_file(path: Optional[str], flag: str, *, required: bool, verb: st
         raise TalkingfaceError(f"{flag} {path} is not readable", fix=f"make it readable: chmod u+r {path}")
 
 
-def preflight(adapter: Adapter, verb: Verb, req: Request) -> None:
-    """Checks against the filesystem of the view ``req`` was resolved in; raises on the first failure."""
-    check_input_file(req.video, "--video_path", required=req.verb in ("check", "preprocess", "train"), verb=req.verb)
-    check_input_file(req.audio, "--audio_path", required=verb.needs_audio, verb=req.verb)
-    check_input_file(req.au_csv, "--au_csv", required=False, verb=req.verb)
+def preflight(adapter: Adapter, verb: Verb, req: Request, *, collect: bool = False) -> List[TalkingfaceError]:
+    """Checks against the filesystem of the view ``req`` was resolved in: raises on the first failure, or with
+    ``collect`` (a dry run, which shows the whole plan and then everything that stands in its way) returns them all.
+    """
+    problems: List[TalkingfaceError] = []
+
+    def check(condition: Callable[[], None]) -> None:
+        try:
+            condition()
+        except TalkingfaceError as exc:
+            if not collect:
+                raise
+            problems.append(exc)
+
+    check(
+        lambda: check_input_file(
+            req.video, "--video_path", required=req.verb in ("check", "preprocess", "train"), verb=req.verb
+        )
+    )
+    check(lambda: check_input_file(req.audio, "--audio_path", required=verb.needs_audio, verb=req.verb))
+    check(lambda: check_input_file(req.au_csv, "--au_csv", required=False, verb=req.verb))
     if req.video and not req.force:
-        check_same_input(req.task, req.paths.data_dir, req.video, req.video_given or req.video)
+        check(
+            lambda: check_same_input(req.task, req.paths.data_dir, req.video or "", req.video_given or req.video or "")
+        )
     if features_given(req) and not adapter.accepts_features:
-        raise TalkingfaceError(
-            f"{adapter.name} needs the audio itself, not precomputed features ({req.audio})",
-            fix="pass the speech as a wav (or any audio file) with --audio_path",
+        check(
+            lambda: require(
+                False,
+                f"{adapter.name} needs the audio itself, not precomputed features ({req.audio})",
+                "pass the speech as a wav (or any audio file) with --audio_path",
+            )
         )
     needs: List[Requirement] = []
     if req.verb in ("preprocess", "train", "convert-bfm") and not os.path.exists(adapter.bfm_output(req)):
@@ -266,12 +287,12 @@ def preflight(adapter: Adapter, verb: Verb, req: Request) -> None:
                     f"train it first (train --task {req.task} ...), or pass the right --model_dir",
                 )
             )
-    needs += adapter.preflight(req)
+    check(lambda: needs.extend(adapter.preflight(req)))
     if verb.needs_cuda or verb.name == "extract-features":
-        check_weights(adapter.name, req.weights_dir)
+        check(lambda: check_weights(adapter.name, req.weights_dir))
     for need in needs:
-        if not glob.glob(need.pattern):
-            raise TalkingfaceError(need.problem, fix=need.fix)
+        check(lambda need=need: require(bool(glob.glob(need.pattern)), need.problem, need.fix))  # type: ignore[misc]
+    return problems
 
 
 def check_weights(image: str, weights_dir: str) -> None:

@@ -13,16 +13,19 @@ from typing import List, Optional
 from .adapters import get_adapter
 from .cli_args import Roots, parse, preflight, resolve
 from .errors import TalkingfaceError
+from .host_paths import to_host
 from .layout import ContainerRoots
 from .plans import audio_stem, build_plan
 from .runner import Runner, RunOptions
+from .task_lock import task_lock
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     try:
         return run(list(sys.argv[1:] if argv is None else argv))
     except TalkingfaceError as exc:
-        print(exc.one_line(), file=sys.stderr)
+        # The one place an error is mapped: the runner's step errors carry the step's own (unmapped) words.
+        print(to_host(exc.one_line()), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to continue where it stopped", file=sys.stderr)
@@ -44,12 +47,16 @@ def run(argv: List[str]) -> int:
         os.execvp("bash", ["bash", "-l"])  # noqa: S606 - an interactive shell is what the verb is for
     roots = Roots(workspace=croots.workspace, upstream=upstream, bfm=croots.bfm, weights=croots.weights)
     req = resolve(adapter, verb, args, roots)
-    preflight(adapter, verb, req)
+    dry_run = os.environ.get("TEST_MODE", "") not in ("", "0")
+    problems = preflight(adapter, verb, req, collect=dry_run)
     req = dataclasses.replace(req, options=adapter.settle(req))
     plan = build_plan(adapter, req)
-    if os.environ.get("TEST_MODE", "") not in ("", "0"):
-        print(plan.render())
-        return 0
+    if dry_run:
+        # The whole plan, then everything that stands in its way.
+        print(plan.render(), flush=True)
+        for problem in problems:
+            print(to_host(problem.one_line()), file=sys.stderr)
+        return problems[0].exit_code if problems else 0
     options = RunOptions(
         state_dir=req.paths.state_dir,
         logs_dir=req.paths.logs_dir,
@@ -57,9 +64,11 @@ def run(argv: List[str]) -> int:
         from_step=req.from_step,
         heartbeat_s=float(os.environ.get("TALKINGFACE_HEARTBEAT", "60")),
     )
-    Runner(options).run(plan)
+    with task_lock(req.paths.workspace, req.task, req.verb):
+        Runner(options).run(plan)
     if req.verb == "infer":
-        print(f"[talkingface] result: {os.path.join(req.paths.results_dir, audio_stem(req) + '.mp4')}")
+        result = os.path.join(req.paths.results_dir, audio_stem(req) + ".mp4")
+        print(f"[talkingface] result: {to_host(result)}")
     return 0
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from .errors import TalkingfaceError
+from .host_paths import active, to_host
 from .plan import Plan, Step
 from .progress import PlanProgress, clock
 
@@ -150,10 +151,10 @@ class StepOutput:
             if self.mid_line:
                 end = data.find(b"\n")
                 if end < 0:
-                    self.out.write(data)
+                    self._show(data)
                     self.current = (self.current + data)[-CAUSE_CHARS * 4 :]
                     break
-                self.out.write(data[: end + 1])
+                self._show(data[: end + 1])
                 self._remember(self.current + data[:end])
                 data, self.current, self.mid_line = data[end + 1 :], b"", False
                 continue
@@ -163,7 +164,7 @@ class StepOutput:
                 line, data, self.pending = self.pending[: end + 1], self.pending[end + 1 :], b""
                 self._line(line)
             elif not (self.pending.startswith(ERROR_PREFIX) or ERROR_PREFIX.startswith(self.pending)):
-                self.out.write(self.pending)
+                self._show(self.pending)
                 self.current, self.pending, self.mid_line = self.pending, b"", True
         self.out.flush()
 
@@ -174,7 +175,7 @@ class StepOutput:
         self._remember(self.current)
         self.pending = self.current = b""
         for text in self.held[:-1] if failed else self.held:
-            self.out.write(f"{text}\n".encode())
+            self.out.write(f"{to_host(text)}\n".encode())
         self.out.flush()
 
     def error(self) -> Optional[Tuple[str, str]]:
@@ -189,8 +190,16 @@ class StepOutput:
         if line.startswith(ERROR_PREFIX) and FIX_MARK in text:
             self.held.append(text)
             return
-        self.out.write(line)
+        self._show(line)
         self._remember(line)
+
+    def _show(self, data: bytes) -> None:
+        # Each piece as it comes (progress bars can't wait for a whole line), so a path split between two reads
+        # of the pipe stays as the container names it; a step's lines come whole in practice. surrogateescape keeps
+        # the bytes as they were, a character split between two reads included.
+        if active():
+            data = to_host(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        self.out.write(data)
 
     def _remember(self, line: bytes) -> None:
         text = line.decode("utf-8", "replace").rsplit("\r", 1)[-1].strip()
@@ -232,7 +241,7 @@ class Runner:
         self.hashes = ContentHashes(Path(options.state_dir) / "input-hashes.json")
 
     def say(self, text: str) -> None:
-        self.out.write(f"[talkingface] {text}\n".encode())
+        self.out.write(f"[talkingface] {to_host(text)}\n".encode())
         self.out.flush()
 
     def marker_path(self, item: Step) -> Path:
@@ -273,7 +282,7 @@ class Runner:
             )
         forced_from = step_ids.index(self.options.from_step) if self.options.from_step else None
         for warning in plan.warnings:
-            print(f"warning: {warning}", file=self.err, flush=True)
+            print(f"warning: {to_host(warning)}", file=self.err, flush=True)
         progress = PlanProgress(total_weight=sum(s.weight for s in plan.steps) or 1.0)
         for number, item in enumerate(plan.steps, 1):
             forced = self.options.force or (forced_from is not None and number - 1 >= forced_from)

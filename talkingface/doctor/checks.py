@@ -315,7 +315,21 @@ def check_image(image: ImageFacts, *, line: str, version: str, pins: Mapping[str
         )
     upstream = f"upstream {pins[image.name].short}, " if is_model else ""
     revision = image.labels.get("org.opencontainers.image.revision", "unknown")
-    return Row(name, OK, f"{image.ref}: {upstream}built from revision {revision}")
+    purpose = f"; {LOCAL_PURPOSE}" if line == LOCAL else ""
+    return Row(name, OK, f"{image.ref}: {upstream}built from revision {revision}{purpose}")
+
+
+LOCAL_PURPOSE = (
+    "the local line: test doubles instead of the models, on the CPU, to try the toolchain without a GPU or the "
+    "real weights (its videos are test patterns)"
+)
+
+
+def check_local_image(image: ImageFacts) -> Optional[Row]:
+    """A local-line image found while another line is checked: what it is for, and how to use it."""
+    if image.state != "present":
+        return None
+    return Row(f"image {image.name} (local)", OK, f"{image.ref}: {LOCAL_PURPOSE}; run it with --line local")
 
 
 def run_checks(
@@ -334,6 +348,7 @@ def run_checks(
         check_weights(facts.weights, expected=expected_weights),
     ]
     rows += [check_image(image, line=facts.line, version=facts.version, pins=pins) for image in facts.images]
+    rows += [row for row in map(check_local_image, facts.local_images) if row is not None]
     return rows
 
 

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
-from .lines import Cap, resolve_line
+from .lines import LOCAL, Cap, resolve_line
 
 GPU_FIELDS = "index,name,compute_cap,memory.total,driver_version"
 # Older drivers' nvidia-smi (470 and before, at least) has no compute_cap field: those are asked again without it.
@@ -333,6 +333,8 @@ class Facts:
     shm: ShmFacts
     bfm: BfmFacts
     weights: WeightsFacts
+    # The local line's images, when another line is checked: a machine without a GPU may still have them built.
+    local_images: Tuple[ImageFacts, ...] = ()
 
 
 def gather(
@@ -359,4 +361,7 @@ def gather(
         shm=gather_shm(),
         bfm=gather_bfm(bfm_dir),
         weights=gather_weights(weights_dir),
+        local_images=()
+        if resolved == LOCAL or docker.state != "ok"
+        else gather_images(run, docker, version=version, line=LOCAL),
     )

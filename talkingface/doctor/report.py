@@ -22,7 +22,12 @@ def summary(rows: Sequence[Row], facts: Facts) -> str:
     warned = sum(row.status == WARN for row in rows)
     counts = f"{failed} failed, {warned} warning{'s' if warned != 1 else ''}"
     if failed:
-        return f"{counts}: a run on line {facts.line} would fail; each FAIL row says how to fix it"
+        local = (
+            "; the local line is built: --line local runs its test doubles here"
+            if any(image.state == "present" for image in facts.local_images)
+            else ""
+        )
+        return f"{counts}: a run on line {facts.line} would fail; each FAIL row says how to fix it{local}"
     return f"{counts}: ready to run line {facts.line}"
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
 from typing import List, Optional
 
 from ..errors import TalkingfaceError
+from ..host_paths import to_host
 from . import outputs, registry, report
 from .frames import probe_video
 from .labels import labels
@@ -24,7 +26,10 @@ def refuse_existing(paths: List[Optional[str]], *, force: bool) -> None:
 
 def settings(args: argparse.Namespace, names: List[str]) -> str:
     chosen = [f"metrics {','.join(names)}", f"batch {args.batch}", f"lse_crop {args.lse_crop}"]
-    chosen += ["resample" if args.resample else "no resampling", f"audio {args.audio or 'from each prediction'}"]
+    chosen += [
+        "resample" if args.resample else "no resampling",
+        f"audio {to_host(args.audio) if args.audio else 'from each prediction'}",
+    ]
     return "; ".join(chosen)
 
 
@@ -41,17 +46,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         preds = [probe_video(p) for p in args.pred_video]
         results = []
         for pred in preds:
-            print(f"scoring {pred.path} ({', '.join(names)}) on {device}", file=sys.stderr)
+            print(f"scoring {to_host(pred.path)} ({', '.join(names)}) on {device}", file=sys.stderr)
             results.append(score(gt, pred, metrics, resample=args.resample, batch=args.batch, audio=args.audio))
     except TalkingfaceError as exc:
-        print(exc.one_line(), file=sys.stderr)
+        print(to_host(exc.one_line()), file=sys.stderr)
         return exc.exit_code
+    # Every file and line from here on names the videos as the user knows them, not as mounted in the image.
+    gt_video = to_host(args.gt_video)
+    results = [dataclasses.replace(r, video=to_host(r.video), notes=[to_host(n) for n in r.notes]) for r in results]
     for label, r in zip(labels([r.video for r in results]), results):
         for note in r.notes:
             print(f"note: {label}: {note}")
     print(outputs.markdown(results))
     if args.out_json:
-        outputs.write_json(args.out_json, outputs.report_json(args.gt_video, results, metrics, device))
+        outputs.write_json(args.out_json, outputs.report_json(gt_video, results, metrics, device))
     if args.csv:
         outputs.write_csv(args.csv, results)
     if args.report:
@@ -64,7 +72,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         try:
             samples = report.samples_for(gt, preds, results)
         except TalkingfaceError as exc:
-            print(exc.one_line(), file=sys.stderr)
+            print(to_host(exc.one_line()), file=sys.stderr)
             return exc.exit_code
-        report.write(args.report, args.gt_video, results, header=header, samples=samples)
+        report.write(args.report, gt_video, results, header=header, samples=samples)
     return 0

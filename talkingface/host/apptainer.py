@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from ..adapters.base import Adapter
 from ..errors import TalkingfaceError
@@ -29,7 +31,7 @@ class ApptainerRun:
         groups: List[List[str]] = [["apptainer", "run"], ["--containall"], ["--net", "--network", "none"]]
         if self.gpu:
             groups.append(["--nv"])  # CUDA_VISIBLE_DEVICES, set by Slurm or by us, picks the GPUs
-        groups += [["--env", f"{k}={v}"] for k, v in self.env]
+        groups += [["--env", env_spec(k, v)] for k, v in self.env]
         for mount in self.mounts:
             for path in (mount.source, mount.target):
                 if ":" in path or "," in path:
@@ -48,6 +50,14 @@ class ApptainerRun:
         return " \\\n  ".join(join(group) for group in self.groups())
 
 
+def env_spec(key: str, value: str) -> str:
+    """``--env`` value: apptainer splits it as one CSV record (pflag's stringToString), so a value with ',' or '"'
+    (the JSON of TALKINGFACE_HOST_PATHS) is quoted CSV-style."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([f"{key}={value}"])
+    return buffer.getvalue().rstrip("\n")
+
+
 def apptainer_for(
     adapter: Adapter,
     sif_arg: Optional[str],
@@ -55,9 +65,11 @@ def apptainer_for(
     entry_argv: List[str],
     mounts: List[Mount],
     selection: GpuSelection,
+    *,
+    env: Sequence[Tuple[str, str]] = (),
 ) -> ApptainerRun:
     sif = os.path.abspath(sif_arg or REPO / "sif" / f"{adapter.name}-{image.rsplit(':', 1)[-1]}.sif")
-    env = [("HOME", "/tmp")]  # noqa: S108 - inside the container
+    env = [("HOME", "/tmp"), *env]  # noqa: S108 - inside the container
     devices = os.environ.get("CUDA_VISIBLE_DEVICES") or ",".join(str(i) for i in selection.indices)
     if not selection.is_cpu and devices:
         env.append(("CUDA_VISIBLE_DEVICES", devices))

@@ -19,6 +19,8 @@ from ..adapters.base import Adapter
 from ..cli_args import GPU_DEFAULT, Roots, parse, preflight, request_argv, resolve
 from ..errors import TalkingfaceError
 from ..gpu import GpuSelection, check_available, list_host_gpus, parse_gpu, pick_line, query_compute_caps
+from ..host_paths import ENV as HOST_PATHS_ENV
+from ..host_paths import encode as encode_host_paths
 from ..layout import ContainerRoots
 from ..plans import audio_stem, build_plan
 from ..request import Request
@@ -26,7 +28,7 @@ from ..slurm import commands as slurm_commands
 from ..slurm.plan import gpu_count
 from ..verbs import VERBS, Verb
 from .apptainer import ApptainerRun, apptainer_for
-from .docker import DockerRun, Mount
+from .docker import DockerRun, Mount, clear_the_way, workspace_tag
 from .native import NativeEnv, NativeRun, check_paths, default_prefix, execute, native_run
 from .slurm_backend import submit_to_slurm
 
@@ -100,13 +102,24 @@ def container_view(
     return argv, mounts
 
 
+def host_paths_env(mounts: Sequence[Mount]) -> Tuple[str, str]:
+    """What was mounted where, so the entrypoint can name host paths in what it prints."""
+    return HOST_PATHS_ENV, encode_host_paths({m.target: m.source for m in mounts})
+
+
+NO_GPU_HINT = "or --line local to try the toolchain on the CPU (test doubles instead of the models: make build-local)"
+
+
 def choose_gpu(verb: Verb, text: Optional[str], *, cuda_image: bool) -> GpuSelection:
     needs_cuda = verb.needs_cuda and cuda_image
     selection = parse_gpu(text if text is not None else (GPU_DEFAULT if needs_cuda else "CPU"))
+    if not cuda_image:
+        # The local line never uses a GPU: --gpu GPU0 (checked for its form above) runs the same as no --gpu.
+        return parse_gpu("CPU")
     if needs_cuda and selection.is_cpu:
         raise TalkingfaceError(
             f"{verb.name} needs CUDA (training and rendering run on the GPU), but --gpu CPU was given",
-            fix="pick a GPU, e.g. --gpu GPU0",
+            fix=f"pick a GPU, e.g. --gpu GPU0, {NO_GPU_HINT}",
         )
     return selection
 
@@ -118,10 +131,14 @@ def check_gpus(selection: GpuSelection, *, dry_run: bool) -> Optional[str]:
     host = list_host_gpus()
     if host is None:
         if dry_run:
-            return "nvidia-smi was not found, so the GPU selection was not checked against this host"
+            return (
+                "nvidia-smi was not found, so the GPU selection was not checked against this host; without a GPU, "
+                "--line local runs the test doubles on the CPU"
+            )
         raise TalkingfaceError(
             "no NVIDIA driver found (nvidia-smi is missing or fails)",
-            fix="install the NVIDIA driver and container toolkit, or use --gpu CPU for verbs that run without CUDA",
+            fix="install the NVIDIA driver and container toolkit; use --gpu CPU for verbs that run without CUDA, "
+            + NO_GPU_HINT,
         )
     check_available(selection, host)
     return None
@@ -151,6 +168,8 @@ def info(adapter: Adapter, req: Optional[Request]) -> str:
         f"  license:  {adapter.license}",
         f"  images:   talkingface/{adapter.name}:{__version__}-cu113 (CUDA 11.3: Volta..Ampere, sm_70-sm_86)",
         f"            talkingface/{adapter.name}:{__version__}-cu118 (CUDA 11.8: adds RTX 40 sm_89 and H100 sm_90)",
+        f"            talkingface/{adapter.name}:{__version__}-{LOCAL_LINE} (no CUDA: test doubles on the CPU, "
+        "--line local; make build-local)",
         f"  stages:   {', '.join(adapter.stages)}",
         "  verbs:",
     ]
@@ -208,6 +227,9 @@ def run(argv: List[str]) -> int:
     # The local line has no CUDA: its GPU verbs run the test doubles on the CPU.
     cuda_image = line != LOCAL_LINE
     selection = choose_gpu(verb, args.gpu, cuda_image=cuda_image)
+    # A dry run shows the command and the plan, then every unmet precondition, not just the first; a malformed
+    # command line still stops at once, as there is no plan to show for it.
+    problems: List[TalkingfaceError] = [native_problem] if native_problem else []
     if args.backend == "slurm":
         flags = ["--line", line, "--bfm_dir", bfm_dir, "--weights_dir", weights_dir, "--runtime", args.runtime]
         flags += [*(["--image", args.image] if args.image else []), *(["--sif", args.sif] if args.sif else [])]
@@ -219,9 +241,15 @@ def run(argv: List[str]) -> int:
         args.task = args.task or "shell"
     req = resolve(adapter, verb, args, host_roots)
     if verb.name != "shell":
-        preflight(adapter, verb, req)
+        problems += preflight(adapter, verb, req, collect=dry_run)
         req = dataclasses.replace(req, options=adapter.settle(req))
-    gpu_note = check_gpus(selection, dry_run=dry_run)
+    gpu_note = None
+    try:
+        gpu_note = check_gpus(selection, dry_run=dry_run)
+    except TalkingfaceError as exc:
+        if not dry_run:
+            raise
+        problems.append(exc)
     if native is not None:
         nroots = native.roots(workspace=workspace, bfm=bfm_dir, weights=weights_dir)
         check_paths(
@@ -236,30 +264,28 @@ def run(argv: List[str]) -> int:
         )
         command = ["shell"] if verb.name == "shell" else request_argv(adapter, req)
         runner = native_run(native, nroots, command, selection)
-        code = launch(runner, adapter, verb, req, selection, gpu_note, dry_run, command, nroots, workspace)
-        if native_problem is not None:
-            print(native_problem.one_line(), file=sys.stderr)
-            return native_problem.exit_code
-        return code
+        return launch(runner, adapter, verb, req, selection, gpu_note, dry_run, command, nroots, workspace, problems)
     image = choose_image(adapter, line, args.image, selection)
     entry_argv, mounts = container_view(req, croots, bfm_dir=bfm_dir, weights_dir=weights_dir)
     if verb.name == "shell":
         entry_argv = ["shell"]
     suffix = f"-{audio_stem(req)}" if req.audio else ""
     if args.runtime == "apptainer":
-        runner: Union[DockerRun, ApptainerRun] = apptainer_for(adapter, args.sif, image, entry_argv, mounts, selection)
-        return launch(runner, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace)
+        runner: Union[DockerRun, ApptainerRun] = apptainer_for(
+            adapter, args.sif, image, entry_argv, mounts, selection, env=[host_paths_env(mounts)]
+        )
+        return launch(runner, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace, problems)
     cidfile = os.environ.get("TALKINGFACE_CIDFILE")  # set by a Slurm job, which must stop the container on cancel
     docker = DockerRun(
         image=image,
         command=tuple(entry_argv),
-        name=f"talkingface-{adapter.name}-{req.verb}-{req.task}{suffix}"
+        name=f"talkingface-{adapter.name}-{req.verb}-{req.task}{suffix}-{workspace_tag(req.paths.workspace)}"
         + (f"-{os.getpid()}" if verb.name == "shell" else ""),
         user=f"{os.getuid()}:{os.getgid()}",
         mounts=tuple(mounts),
         gpu_args=tuple(selection.docker_args()),
         # Any UID may run the image; HOME must be writable for the caches libraries create.
-        env=(("HOME", "/tmp"),),  # noqa: S108 - inside the container
+        env=(("HOME", "/tmp"), host_paths_env(mounts)),  # noqa: S108 - inside the container
         shm_size=adapter.shm_size(),
         workdir=croots.workspace,
         interactive=verb.name == "shell",
@@ -267,7 +293,7 @@ def run(argv: List[str]) -> int:
         tty=sys.stdin.isatty() and sys.stdout.isatty(),
         extra=("--cidfile", cidfile) if cidfile else (),
     )
-    return launch(docker, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace)
+    return launch(docker, adapter, verb, req, selection, gpu_note, dry_run, entry_argv, croots, workspace, problems)
 
 
 def find_native(
@@ -300,6 +326,7 @@ def launch(
     entry_argv: List[str],
     croots: ContainerRoots,
     workspace: str,
+    problems: Sequence[TalkingfaceError] = (),
 ) -> int:
     if dry_run:
         print(f"# TEST_MODE: nothing is run. {adapter.name} {req.verb} {req.task} on {selection.describe()}")
@@ -309,7 +336,7 @@ def launch(
         if verb.name != "shell":
             print()
             print(build_plan(adapter, container_request(adapter, entry_argv, croots)).render())
-        return 0
+        return report_problems(problems)
     if isinstance(runner, ApptainerRun) and not os.path.isfile(runner.sif):
         raise TalkingfaceError(
             f"{runner.sif} does not exist",
@@ -320,7 +347,17 @@ def launch(
         os.makedirs(folder, exist_ok=True)
     if isinstance(runner, NativeRun):
         return execute(runner)
+    if isinstance(runner, DockerRun):
+        clear_the_way(runner.name)
     return subprocess.call(runner.argv())
+
+
+def report_problems(problems: Sequence[TalkingfaceError]) -> int:
+    """Every unmet precondition of a dry run, one line each on stderr; the status a real run would stop with."""
+    sys.stdout.flush()
+    for problem in problems:
+        print(problem.one_line(), file=sys.stderr)
+    return problems[0].exit_code if problems else 0
 
 
 def container_request(adapter: Adapter, entry_argv: List[str], croots: ContainerRoots) -> Request:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import re
 import shlex
+import subprocess
 from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
+
+from ..errors import TalkingfaceError
 
 
 @dataclass(frozen=True)
@@ -75,3 +80,41 @@ class DockerRun:
 
 def join(tokens: Sequence[str]) -> str:
     return " ".join(shlex.quote(t) for t in tokens)
+
+
+def workspace_tag(workspace: str) -> str:
+    """A short hash of the workspace path, for container names: the same task in two workspaces runs at once."""
+    return hashlib.sha256(workspace.encode()).hexdigest()[:8]
+
+
+def container_state(name: str) -> Optional[Tuple[str, str, str]]:
+    """(state, status, command) of the container called ``name``, or None when there is none (or no docker)."""
+    try:
+        done = subprocess.run(
+            ["docker", "ps", "--all", "--no-trunc", "--filter", f"name=^/?{re.escape(name)}$",
+             "--format", "{{.State}}\t{{.Status}}\t{{.Command}}"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None  # docker run itself will say what is wrong with docker
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    if done.returncode != 0 or not lines:
+        return None
+    state, _, rest = lines[0].partition("\t")
+    status, _, command = rest.partition("\t")
+    return state.strip(), status.strip(), command.strip().strip('"')
+
+
+def clear_the_way(name: str) -> None:
+    """A container left by a killed host command: a running one is named with how to stop it; an exited one,
+    which docker run would refuse to reuse the name of, is removed (it was run with --rm, so it holds nothing)."""
+    found = container_state(name)
+    if found is None:
+        return
+    state, status, command = found
+    if state in ("running", "paused", "restarting"):
+        raise TalkingfaceError(
+            f"the same task is already running in container {name} ({status}: {command})",
+            fix=f"wait for it to finish, or stop it with: docker stop {name}",
+        )
+    subprocess.run(["docker", "rm", "--force", name], capture_output=True, timeout=60, check=False)

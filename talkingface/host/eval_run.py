@@ -17,6 +17,8 @@ from ..errors import TalkingfaceError
 from ..eval.assets import UNVERIFIED_ENV
 from ..eval.options import build_parser
 from ..gpu import GpuSelection, check_available, list_host_gpus, parse_gpu, pick_line, query_compute_caps
+from ..host_paths import ENV as HOST_PATHS_ENV
+from ..host_paths import encode as encode_host_paths
 from .cli import REPO, dry_run_requested, requested_line
 from .docker import DockerRun, Mount
 
@@ -114,7 +116,8 @@ def run(argv: List[str]) -> int:
         mounts=tuple(plan.mounts),
         gpu_args=tuple(selection.docker_args()),
         # Random test weights pass only where the caller asked for it explicitly (tests and benchmarks).
-        env=(("HOME", "/tmp"),) + (((UNVERIFIED_ENV, "1"),) if os.environ.get(UNVERIFIED_ENV) == "1" else ()),  # noqa: S108
+        env=(("HOME", "/tmp"), (HOST_PATHS_ENV, encode_host_paths({m.target: m.source for m in plan.mounts})))  # noqa: S108
+        + (((UNVERIFIED_ENV, "1"),) if os.environ.get(UNVERIFIED_ENV) == "1" else ()),
         shm_size="4g",
     )
     if dry_run:

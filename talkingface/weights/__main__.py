@@ -54,7 +54,19 @@ def listing(manifest: Manifest, images: Optional[Sequence[str]]) -> str:
         rows.append((entry.id, ",".join(entry.images), size_text(entry.size, entry.approx_size), how_checked(entry),
                      entry.dest + ("/" if entry.is_dir else "")))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4] for row in rows)
+    table = "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4] for row in rows)
+    return table + "\n\n" + required_paths(manifest, images)
+
+
+def required_paths(manifest: Manifest, images: Optional[Sequence[str]]) -> str:
+    """Every path each image needs in the weights folder: a folder's files, links and generated files too, the
+    list the run scripts check before a run (and `make stand-in-weights` fills for the local line)."""
+    out = []
+    for image in images or IMAGES:
+        paths = manifest.paths([image])
+        out.append(f"{image} needs {len(paths)} paths in the weights folder:")
+        out += [f"  {path}" for path in paths]
+    return "\n".join(out)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -540,7 +540,30 @@ class TestWholeBoxes:
             "image gaussiantalker",
             "image geneface",
             "image eval",
+            "image ernerf (local)",
+            "image gaussiantalker (local)",
+            "image geneface (local)",
+            "image eval (local)",
         ]
+
+    def test_a_gpu_less_box_is_told_what_its_local_images_are_for(self, tmp_path: Path) -> None:
+        facts = box("no-gpu", images_built=True).ready_facts("auto", tmp_path)
+        rows = run_checks(facts, pins=PINS, shm_size="16g")
+        local = rows_by_check(rows)["image ernerf (local)"]
+        assert local.status == OK and local.detail.startswith(f"talkingface/ernerf:{__version__}-local: the local line")
+        assert "test doubles instead of the models, on the CPU" in local.detail and "--line local" in local.detail
+        assert render(rows, facts).endswith("the local line is built: --line local runs its test doubles here")
+        at_local = rows_by_check(
+            run_checks(box("no-gpu", images_built=True).ready_facts("local", tmp_path), pins=PINS, shm_size="16g")
+        )
+        assert "test doubles instead of the models" in at_local["image ernerf"].detail
+        assert "image ernerf (local)" not in at_local
+
+    def test_no_local_rows_when_the_local_images_are_not_built(self, tmp_path: Path) -> None:
+        facts = box("no-gpu").ready_facts("auto", tmp_path)
+        rows = run_checks(facts, pins=PINS, shm_size="16g")
+        assert not [row for row in rows if row.check.endswith("(local)")]
+        assert "the local line is built" not in render(rows, facts)
 
 
 class TestReport:

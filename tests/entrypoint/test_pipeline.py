@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Dict
@@ -248,3 +249,33 @@ class TestOneTaskOneVideo:
         record = json.loads((container.data_dir("clip") / "input.json").read_text())
         assert record["given"] == second and record["sha256"] == sha256(Path(second))
         container.run("check", "--video_path", second, "--task", "clip")
+
+
+class TestDryRun:
+    def test_test_mode_prints_the_plan_then_every_unmet_precondition(self, container: Container) -> None:
+        dry = Container(model=container.model, root=container.root, env=dict(container.env, TEST_MODE="1"))
+        missing = str(container.inputs / "audio" / "gone.wav")
+        done = dry.run("infer", "--task", "clip", "--audio_path", missing, check=False)
+        assert done.returncode == 2 and done.stdout.startswith("# in-container plan: infer clip")
+        problems = [line.split(" -- fix: ")[0] for line in done.stderr.splitlines()]
+        assert problems[0] == f"error: --audio_path {missing} does not exist"
+        assert problems[-1].startswith("error: task clip has no trained checkpoint (")
+        assert container.calls() == [] and not list(container.workspace.iterdir())
+
+
+class TestOneRunPerTask:
+    def test_a_second_run_of_a_task_is_refused_naming_the_holder(self, container: Container, media) -> None:
+        from talkingface.task_lock import lock_path, task_lock
+
+        video = container.put_input("video", media["clip"])
+        with task_lock(str(container.workspace), "clip", "train"):
+            refused = container.run("check", "--video_path", video, "--task", "clip", check=False)
+            other = container.run("check", "--video_path", video, "--task", "other")  # another task goes on
+        assert refused.returncode == 2 and refused.stdout == ""
+        lines = refused.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: task clip is in use by train (pid {os.getpid()} on ")
+        assert f"(lock: {lock_path(str(container.workspace), 'clip')}) -- fix: wait for that run" in lines[0]
+        assert "input-check finished" in other.stdout
+        assert not (container.data_dir("clip") / "input.json").exists()
+        # Released when its holder ends, however it ends: the next run goes on.
+        assert "input-check finished" in container.run("check", "--video_path", video, "--task", "clip").stdout

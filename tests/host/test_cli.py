@@ -13,6 +13,7 @@ from typing import Dict, List
 
 import pytest
 
+from talkingface import __version__
 from talkingface.adapters import ADAPTERS, get_adapter
 from talkingface.cli_args import Roots, parse, resolve
 from talkingface.weights.manifest import load_manifest
@@ -166,6 +167,13 @@ class TestDoneWhen:
         assert get_adapter(model).pin.commit in done.stdout and "results" in done.stdout
 
     @pytest.mark.parametrize("model", MODELS)
+    def test_info_names_every_image_line(self, host: Host, model: str) -> None:
+        out = host.run(model, "info").stdout
+        for line in ("cu113", "cu118", "local"):
+            assert f"talkingface/{model}:{__version__}-{line} (" in out
+        assert "test doubles on the CPU, --line local" in out
+
+    @pytest.mark.parametrize("model", MODELS)
     def test_help_for_every_verb(self, host: Host, model: str) -> None:
         assert "verbs" in host.run(model, "--help").stdout
         for verb in ("train", "infer", "validate", "shell"):
@@ -198,6 +206,96 @@ class TestGpuFlag:
         assert "GPU3 is not on this host" in done.stderr and "GPU1: NVIDIA H100 80GB HBM3" in done.stderr
 
 
+STATEFUL_DOCKER = """#!/bin/sh
+printf '%s\\n' "$*" >> "$FAKE_DOCKER_LOG"
+case "$1" in
+  ps) [ -f "$FAKE_DOCKER_PS" ] && cat "$FAKE_DOCKER_PS"; exit 0 ;;
+  rm) exit 0 ;;
+esac
+printf '%s\\n' "$@" > "$FAKE_DOCKER_ARGV"
+exit 7
+"""
+
+
+class TestContainerNames:
+    def stateful(self, host: Host) -> Path:
+        (host.bin / "docker").write_text(STATEFUL_DOCKER)
+        return host.root / "docker-log"
+
+    def run(self, host: Host, *extra: str) -> subprocess.CompletedProcess:
+        log = host.root / "docker-log"
+        return host.run(
+            "ernerf", "check", "--video_path", "clip.mp4", *extra, TEST_MODE="",
+            FAKE_DOCKER_LOG=str(log), FAKE_DOCKER_PS=str(host.root / "ps"),
+        )  # fmt: skip
+
+    def name(self, host: Host) -> str:
+        argv = (host.root / "docker-argv").read_text().splitlines()
+        return argv[argv.index("--name") + 1]
+
+    def test_the_same_task_in_two_workspaces_gets_two_names(self, host: Host) -> None:
+        self.stateful(host)
+        assert self.run(host).returncode == 7
+        first = self.name(host)
+        assert self.run(host, "--workspace", str(host.root / "other")).returncode == 7
+        second = self.name(host)
+        assert first.startswith("talkingface-ernerf-check-clip-") and second.startswith(
+            "talkingface-ernerf-check-clip-"
+        )
+        assert first != second
+        assert self.run(host).returncode == 7 and self.name(host) == first  # stable for one workspace
+
+    def test_a_running_container_of_the_task_is_named_with_how_to_stop_it(self, host: Host) -> None:
+        log = self.stateful(host)
+        assert self.run(host).returncode == 7
+        name = self.name(host)
+        (host.root / "docker-argv").unlink()
+        (host.root / "ps").write_text('running\tUp 12 minutes\t"talkingface-entrypoint check --task clip"\n')
+        done = self.run(host)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr == (
+            f"error: the same task is already running in container {name} (Up 12 minutes: talkingface-entrypoint "
+            f"check --task clip) -- fix: wait for it to finish, or stop it with: docker stop {name}\n"
+        )
+        assert not (host.root / "docker-argv").exists() and "ps --all --no-trunc --filter name=^/?" in log.read_text()
+
+    def test_an_exited_container_of_the_task_is_removed_first(self, host: Host) -> None:
+        log = self.stateful(host)
+        assert self.run(host).returncode == 7
+        name = self.name(host)
+        (host.root / "ps").write_text("exited\tExited (137) 3 minutes ago\tx\n")
+        log.unlink()
+        assert self.run(host).returncode == 7
+        calls = log.read_text().splitlines()
+        assert calls[1] == f"rm --force {name}" and calls[2].startswith("run ")
+
+
+class TestWithoutAGpu:
+    def test_no_driver_points_to_the_local_line(self, host: Host) -> None:
+        (host.bin / "nvidia-smi").unlink()
+        done = host.run("ernerf", "train", "--video_path", "clip.mp4", "--gpu", "GPU0", TEST_MODE="")
+        assert done.returncode == 2 and done.stderr.startswith("error: no NVIDIA driver found")
+        assert "--line local" in done.stderr and done.stderr.count("\n") == 1
+        dry = host.run("ernerf", "train", "--video_path", "clip.mp4", "--gpu", "GPU0")
+        assert dry.returncode == 0 and "--line local runs the test doubles on the CPU" in dry.stdout
+
+    def test_cpu_for_a_cuda_verb_points_to_the_local_line(self, host: Host) -> None:
+        done = host.run("gaussiantalker", "train", "--video_path", "clip.mp4", "--gpu", "CPU")
+        assert done.returncode == 2 and "needs CUDA" in done.stderr and "--line local" in done.stderr
+
+    @pytest.mark.parametrize("gpu", ["GPU0", "gpu1", "all"])
+    def test_a_gpu_on_the_local_line_runs_as_its_default(self, host: Host, gpu: str) -> None:
+        (host.bin / "nvidia-smi").unlink()
+        argv = ("train", "--video_path", "clip.mp4", "--line", "local")
+        default = host.run("ernerf", *argv)
+        given = host.run("ernerf", *argv, "--gpu", gpu)
+        assert given.returncode == 0 and given.stdout == default.stdout and given.stderr == default.stderr == ""
+        assert "--gpus" not in docker_argv(given.stdout) and "nvidia-smi" not in given.stdout
+        ran = host.run("ernerf", *argv, "--gpu", gpu, TEST_MODE="")
+        assert ran.returncode == 7, ran.stderr  # the fake docker ran: no driver check stood in the way
+        assert "--gpus" not in (host.root / "docker-argv").read_text()
+
+
 class TestPaths:
     def test_spaces_commas_and_quotes_in_paths(self, host: Host) -> None:
         odd = host.cwd / 'take "one", final.mp4'
@@ -214,6 +312,27 @@ class TestPaths:
             "readonly": "",
         } in found
         assert {"type": "bind", "source": str(host.cwd / "my ws"), "target": "/workspace"} in found
+
+    @pytest.mark.parametrize("runtime", ["docker", "apptainer"])
+    def test_the_container_is_told_the_host_path_of_every_mount(self, host: Host, runtime: str) -> None:
+        data = host.root / "elsewhere" / "clip"
+        data.mkdir(parents=True)
+        done = host.run(
+            "ernerf", "preprocess", "--video_path", "clip.mp4", "--data_dir", str(data), "--runtime", runtime
+        )
+        assert done.returncode == 0, done.stderr
+        argv = docker_argv(done.stdout)
+        envs = [argv[i + 1] for i, a in enumerate(argv) if a == "--env"]
+        if runtime == "apptainer":  # its --env is one CSV record
+            envs = [next(csv.reader([e]))[0] for e in envs]
+        value = next(e for e in envs if e.startswith("TALKINGFACE_HOST_PATHS="))
+        assert json.loads(value.partition("=")[2]) == {
+            "/workspace": str(host.workspace("ernerf")),
+            "/mnt/data": str(data),
+            "/input/video/clip.mp4": str(host.video),
+            "/bfm_models": str(host.bfm),
+            "/weights": str(host.weights),
+        }
 
     def test_data_dir_outside_the_workspace_gets_its_own_mount(self, host: Host) -> None:
         data = host.root / "elsewhere" / "clip"
@@ -254,8 +373,6 @@ class TestPositionalForms:
 
 
 BAD_INPUTS = {
-    "missing video": ["train", "--video_path", "nope.mp4"],
-    "directory as video": ["train", "--video_path", "."],
     "unknown verb": ["fly", "--task", "x"],
     "unknown flag": ["train", "--video_path", "clip.mp4", "--colour", "red"],
     "malformed gpu": ["train", "--video_path", "clip.mp4", "--gpu", "GPUX"],
@@ -269,8 +386,13 @@ BAD_INPUTS = {
     "iterations 0": ["train", "--video_path", "clip.mp4", "--iterations", "0"],
     "iterations negative": ["train", "--video_path", "clip.mp4", "--iterations", "-5"],
     "iterations not a number": ["train", "--video_path", "clip.mp4", "--iterations", "lots"],
-    "infer without checkpoint": ["infer", "--task", "clip", "--audio_path", "speech.wav"],
     "extra positional": ["validate", "--task", "clip", "surplus"],
+}
+# Unmet preconditions: a real run stops at the first with one line; a dry run shows the plan, then each of them.
+UNMET = {
+    "missing video": ["train", "--video_path", "nope.mp4"],
+    "directory as video": ["train", "--video_path", "."],
+    "infer without checkpoint": ["infer", "--task", "clip", "--audio_path", "speech.wav"],
     "audio that is no audio": ["infer", "--task", "clip", "--audio_path", "."],
 }
 
@@ -288,6 +410,54 @@ class TestBadInput:
             assert done.stdout == ""
         assert sorted(p.name for p in host.cwd.iterdir()) == before
         assert not (host.root / "docker-argv").exists()
+
+    @pytest.mark.parametrize("model", MODELS)
+    @pytest.mark.parametrize("case", sorted(UNMET))
+    def test_an_unmet_precondition_is_one_line_and_a_dry_run_shows_the_plan_too(
+        self, host: Host, model: str, case: str
+    ) -> None:
+        before = sorted(p.name for p in host.cwd.iterdir())
+        done = host.run(model, *UNMET[case], TEST_MODE="")
+        assert done.returncode == 2 and done.stdout == ""
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and " -- fix: " in lines[0], done.stderr
+        dry = host.run(model, *UNMET[case])
+        assert dry.returncode == 2 and docker_argv(dry.stdout)[:2] == ["docker", "run"]
+        assert "# in-container plan: " in dry.stdout
+        assert lines[0] in dry.stderr.splitlines()
+        assert all(line.startswith("error: ") and " -- fix: " in line for line in dry.stderr.splitlines())
+        assert sorted(p.name for p in host.cwd.iterdir()) == before
+        assert not (host.root / "docker-argv").exists()
+
+    def test_a_dry_run_on_a_fresh_clone_lists_every_unmet_precondition(self, host: Host) -> None:
+        shutil.rmtree(host.weights)
+        (host.bfm / "01_MorphableModel.mat").unlink()
+        done = host.run("gaussiantalker", "train", "--video_path", "x.mp4", "--gpu", "GPU5")
+        assert done.returncode == 2
+        argv = docker_argv(done.stdout)
+        assert argv[:2] == ["docker", "run"] and argv[argv.index("--gpus") + 1] == "device=5"
+        assert "# in-container plan: train x (16 steps)" in done.stdout and "python train.py" in done.stdout
+        errors = done.stderr.splitlines()
+        assert [e.split(" -- fix: ")[0] for e in errors] == [
+            f"error: --video_path {host.cwd / 'x.mp4'} does not exist",
+            f"error: missing from {host.weights}: 5 weight files gaussiantalker loads "
+            "(ernerf/data_utils/face_parsing/79999_iter.pth, gaussiantalker/data_utils/face_parsing/79999_iter.pth, "
+            "cache/tensorflow/models/deepspeech-0_1_0-b90017e8.pb and 2 more)",
+            f"error: the Basel Face Model 01_MorphableModel.mat is not in {host.bfm}",
+            "error: GPU5 is not on this host (nvidia-smi -L shows: GPU0: NVIDIA H100 80GB HBM3; "
+            "GPU1: NVIDIA H100 80GB HBM3)",
+        ], done.stderr
+        assert not (host.root / "docker-argv").exists() and not host.workspace("gaussiantalker").exists()
+
+    def test_a_dry_run_of_infer_names_the_missing_audio_checkpoint_and_weights(self, host: Host) -> None:
+        (host.weights / load_manifest().paths(["ernerf"])[0]).unlink()
+        done = host.run("ernerf", "infer", "--task", "clip", "--audio_path", "gone.wav")
+        assert done.returncode == 2 and "# in-container plan: infer clip" in done.stdout
+        problems = [e.split(" -- fix: ")[0] for e in done.stderr.splitlines()]
+        assert problems[0] == f"error: --audio_path {host.cwd / 'gone.wav'} does not exist"
+        assert problems[1].startswith(f"error: missing from {host.weights}: 1 weight file ernerf loads")
+        assert problems[2].startswith("error: task clip has no trained checkpoint (")
+        assert len(problems) == 3
 
     def test_unreadable_file(self, host: Host, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
         from talkingface.host import cli
@@ -351,7 +521,7 @@ class TestBadInput:
         (data / "input.json").write_text(json.dumps(record))
         for mode in ({"TEST_MODE": "1"}, {"TEST_MODE": ""}):
             done = host.run(model, "train", "--video_path", "clip.mp4", "--task", "clip", **mode)
-            assert done.returncode == 2 and done.stdout == ""
+            assert done.returncode == 2 and (done.stdout == "") == (mode["TEST_MODE"] == "")
             lines = done.stderr.splitlines()
             assert len(lines) == 1 and f"task clip was made from {first}, and {host.video} is" in lines[0]
             assert "--task NAME" in lines[0] and "--force" in lines[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -63,6 +64,13 @@ def test_inputs_read_only_outputs_writable_and_device(tmp_path: Path, gpus: bool
     assert argv[image_at].endswith("-cu118" if gpus else "-cu113")  # the fake GPUs are H100s (sm_90)
     assert f"{os.getuid()}:{os.getgid()}" in argv and "--privileged" not in argv
     assert argv[argv.index("--network") + 1] == "none"
+    envs = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--env")
+    assert json.loads(envs["TALKINGFACE_HOST_PATHS"]) == {
+        "/input/0/gt.mp4": f"{cwd}/gt.mp4",
+        "/input/1/pred, one.mp4": f"{cwd}/pred, one.mp4",
+        "/input/2/speech.wav": f"{cwd}/speech.wav",
+        "/output/0": f"{cwd}/out",
+    }
 
 
 def test_test_mode_prints_and_runs_nothing(tmp_path: Path) -> None:

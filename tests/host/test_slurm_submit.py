@@ -62,8 +62,8 @@ def host(tmp_path: Path, media) -> SlurmHost:
     return SlurmHost(tmp_path, media["clip"])
 
 
-def slurm(host: SlurmHost, model: str, *argv: str, **env: str) -> subprocess.CompletedProcess:
-    return host.run(model, *argv, "--backend", "slurm", "--line", "local", **{"TEST_MODE": "", **env})
+def slurm(host: SlurmHost, model: str, *argv: str, line: str = "local", **env: str) -> subprocess.CompletedProcess:
+    return host.run(model, *argv, "--backend", "slurm", "--line", line, **{"TEST_MODE": "", **env})
 
 
 def option(argv: List[str], name: str) -> str:
@@ -104,7 +104,8 @@ class TestChain:
     def test_gpus_and_passthrough_options(self, host: SlurmHost) -> None:
         args = ["--gpu", "GPU0,GPU1", "--partition", "a100", "--time", "1-00:00:00", "--account", "lab",
                 "--sbatch_opt=--qos=high", "--sbatch_opt=--mail-type=FAIL"]  # fmt: skip
-        done = slurm(host, "gaussiantalker", "preprocess", "--video_path", "clip.mp4", *args)
+        # A CUDA line: the local line runs on the CPU whatever --gpu says, so it asks Slurm for no GPU.
+        done = slurm(host, "gaussiantalker", "preprocess", "--video_path", "clip.mp4", *args, line="cu118")
         assert done.returncode == 0, done.stderr
         [call] = host.calls()
         assert call[1:8] == ["--job-name=tf-gaussiantalker-clip-preprocess", call[2], "--open-mode=append",
@@ -112,6 +113,13 @@ class TestChain:
         assert call[8:10] == ["--qos=high", "--mail-type=FAIL"]
         spec = json.loads(Path(call[-1]).read_text())
         assert spec["gpus"] == 2 and "--gpu" not in spec["argv"]
+
+    def test_the_local_line_asks_for_no_gpu_whatever_gpu_says(self, host: SlurmHost) -> None:
+        done = slurm(host, "gaussiantalker", "preprocess", "--video_path", "clip.mp4", "--gpu", "GPU0,GPU1")
+        assert done.returncode == 0, done.stderr
+        [call] = host.calls()
+        assert not [arg for arg in call if arg.startswith("--gres")]
+        assert json.loads(Path(call[-1]).read_text())["gpus"] == 0
 
     def test_a_refused_submission_cancels_the_jobs_already_in(self, host: SlurmHost) -> None:
         done = slurm(host, "ernerf", "train", "--video_path", "clip.mp4", "--gpu", "CPU", FAKE_SBATCH_REFUSE_AT="3")
@@ -122,7 +130,7 @@ class TestChain:
     def test_bad_input_is_refused_before_anything_is_submitted(self, host: SlurmHost) -> None:
         done = slurm(host, "ernerf", "train", "--video_path", "nope.mp4", "--gpu", "CPU")
         assert done.returncode == 2 and "--video_path" in done.stderr and host.calls() == []
-        done = slurm(host, "ernerf", "train", "--video_path", "clip.mp4", "--gpu", "all")
+        done = slurm(host, "ernerf", "train", "--video_path", "clip.mp4", "--gpu", "all", line="cu118")
         assert done.returncode == 2 and "--gpu all" in done.stderr and host.calls() == []
         done = slurm(host, "ernerf", "shell")
         assert done.returncode == 2 and "can't run as a Slurm job" in done.stderr

@@ -116,3 +116,17 @@ def test_image_selection_and_bad_names(server: WeightServer, tmp_path: Path, cap
 def test_verify_of_a_folder_that_is_not_there(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["verify", "--dir", str(tmp_path / "nowhere")]) == 1
     assert "does not exist -- fix: run 'make weights'" in capsys.readouterr().err
+
+
+def test_list_ends_with_every_path_the_run_scripts_check(capsys: pytest.CaptureFixture) -> None:
+    from talkingface.weights.manifest import load_manifest
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    listed = {line.strip() for line in out.splitlines() if line.startswith("  ")}
+    for model in ("ernerf", "gaussiantalker", "geneface"):
+        paths = load_manifest().paths([model])
+        assert f"{model} needs {len(paths)} paths in the weights folder:" in out
+        assert set(paths) <= listed
+    # A folder's files, which the table shows only as the folder.
+    assert "geneface/checkpoints/lrs3/syncnet/model_ckpt_steps_40000.ckpt" in listed
