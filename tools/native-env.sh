@@ -47,7 +47,7 @@ else
     [ -n "${!key+x}" ] || eval "export ${assignment}"
   done < <(python3 "${repo}/tools/line-env.py" "${dockerfile}" "builder-${line}")
   # The pin is talkingface/upstream.json's, whatever the stage says.
-  eval "$(python3 -c 'import json, shlex, sys; p = json.load(open(sys.argv[1]))[sys.argv[2]]; print(f"UPSTREAM_REPO={shlex.quote(p[\"repo\"])} UPSTREAM_COMMIT={p[\"commit\"]}")' "${repo}/talkingface/upstream.json" "${model}")"
+  eval "$(python3 -c 'import json, shlex, sys; p = json.load(open(sys.argv[1]))[sys.argv[2]]; print("UPSTREAM_REPO=" + shlex.quote(p["repo"]), "UPSTREAM_COMMIT=" + shlex.quote(p["commit"]))' "${repo}/talkingface/upstream.json" "${model}")"
   export UPSTREAM_REPO UPSTREAM_COMMIT
   export LOCK="${repo}/images/${model}/${line}.lock" COMPAT="${repo}/images/${model}/compat.json" BUILD_LINE="${line}"
   [ -z "${NATIVE_LOCK:-}" ] || LOCK="${NATIVE_LOCK}"
