@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, Optional
@@ -61,7 +62,7 @@ def file_of(upload: Optional[UploadFile]) -> tuple:
 def create_app(config: WebConfig, *, start_worker: bool = True) -> FastAPI:
     store = Store(config.state_dir / "studio.sqlite3")
     worker = Worker(config=config, store=store)
-    ctx = Context(config=config, store=store, asr=ASRConfig.from_env(__import__("os").environ, config.weights_dir))
+    ctx = Context(config=config, store=store, asr=ASRConfig.from_env(os.environ, config.weights_dir), worker=worker)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app = FastAPI(title="talkingface studio", docs_url=None, redoc_url=None, openapi_url=None)
     app.middleware("http")(guard(config))

@@ -3,6 +3,7 @@ environment) at a time from the queue; their progress is the runner's own progre
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,12 +11,12 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any, Dict, List, Optional, Sequence, Set
+from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Set
 
 from ..adapters import get_adapter
 from ..progress_file import progress_path
 from .config import WebConfig
-from .errors import cli_error_line
+from .errors import WebError, cli_error_line
 from .store import CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, Job, Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,12 +43,13 @@ def cli_argv(
     return argv
 
 
+def env_lane(config: WebConfig, model: str) -> List[str]:
+    return [f"env:{config.native_env(model) or model}"] if config.runtime == "native" else []
+
+
 def lanes(config: WebConfig, *, model: str, gpu: str) -> str:
     """What a job holds while it runs: its GPU and, natively, its environment (whose upstream links one run owns)."""
-    keys = [f"gpu:{gpu}"]
-    if config.runtime == "native":
-        keys.append(f"env:{config.native_env(model) or model}")
-    return ",".join(keys)
+    return ",".join([f"gpu:{gpu}", *env_lane(config, model)])
 
 
 def log_path(config: WebConfig, job_id: int) -> Path:
@@ -99,6 +101,8 @@ class Worker:
         self.procs: Dict[int, subprocess.Popen] = {}
         self.logs: Dict[int, IO[bytes]] = {}
         self.cancelling: Set[int] = set()
+        # Lanes a quick command outside the queue (a video's check) holds: no job starts on them meanwhile.
+        self.held: Set[str] = set()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.loop, name="talkingface-web-jobs", daemon=True)
@@ -153,13 +157,37 @@ class Worker:
             for job_id, proc in list(self.procs.items()):
                 if proc.poll() is not None:
                     self._finished(job_id, proc.returncode)
-            busy = {key for job_id in self.procs for key in self._lane_of(job_id)}
+            busy = {key for job_id in self.procs for key in self._lane_of(job_id)} | self.held
             for job in self.store.jobs(states=(QUEUED,)):
                 keys = set(job.lane.split(","))
                 if keys & busy:
                     continue
                 self._launch(job)
                 busy |= keys
+
+    @contextlib.contextmanager
+    def holding(self, keys: Sequence[str], *, timeout_s: float) -> Iterator[None]:
+        """Wait (bounded) until no job uses ``keys``, and keep jobs off them until the block ends."""
+        wanted = set(keys)
+        end = time.monotonic() + timeout_s
+        while True:
+            with self.lock:
+                busy = {key for job_id in self.procs for key in self._lane_of(job_id)} | self.held
+                if not wanted & busy:
+                    self.held |= wanted
+                    break
+            if time.monotonic() > end:
+                raise WebError(
+                    f"a running job has held {', '.join(sorted(wanted & busy))} for over {timeout_s:g} s",
+                    fix="try again when it ends, or cancel it",
+                    status=409,
+                )
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.held -= wanted
 
     def _lane_of(self, job_id: int) -> List[str]:
         job = self.store.get(job_id)

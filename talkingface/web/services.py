@@ -25,7 +25,7 @@ from .asr import ASRConfig, transcribe
 from .config import WebConfig
 from .errors import WebError, cli_error_line
 from .files import VIDEO_SUFFIXES, Upload, owner_dir, pick, probe
-from .jobs import REPO, cli_argv, lanes, task_paths
+from .jobs import REPO, Worker, cli_argv, env_lane, lanes, task_paths
 from .store import Job, Store
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".tar", ".ply")
@@ -38,6 +38,7 @@ class Context:
     config: WebConfig
     store: Store
     asr: ASRConfig
+    worker: Worker
 
 
 def check_model(model: str) -> str:
@@ -141,7 +142,9 @@ def train(
         if upload is not None:
             upload.write(video_file, limit=config.max_upload_bytes)  # type: ignore[arg-type]
             video = upload.tmp
-        report = check_video(config, model=model, task=task, video=video)
+        # Natively the check needs the environment a running job may hold: it waits for it, and no job starts.
+        with ctx.worker.holding(env_lane(config, model), timeout_s=config.check_timeout_s):
+            report = check_video(config, model=model, task=task, video=video)
         if upload is not None:
             video = upload.keep()
     finally:
