@@ -72,7 +72,7 @@ def guard(config: WebConfig) -> Callable[[Request, Callable[[Request], Awaitable
         if token_from_query:
             response.set_cookie(TOKEN, config.token or "", **secure)  # type: ignore[arg-type]
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         return response
 
     return middleware

@@ -314,7 +314,11 @@ class Studio:
 @pytest.fixture()
 def studio(tmp_path: Path, native_env: Path, support: Path, tts: Service, fake_llm: FakeLLM) -> Iterator[Studio]:
     fake_llm.behaviour = "answer"
-    with Studio(tmp_path, native_env=native_env, support=support, tts_url=tts.url, llm_url=fake_llm.url) as site:
+    # The evaluation runs in this python (the dev venv has its packages), not in the eval image.
+    extra = ("--eval_runtime", "python")
+    with Studio(
+        tmp_path, native_env=native_env, support=support, tts_url=tts.url, llm_url=fake_llm.url, extra=extra
+    ) as site:
         yield site
 
 

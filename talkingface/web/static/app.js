@@ -62,7 +62,7 @@ function renderJob(job) {
   $("#job-title").textContent = `${job.verb} ${job.model}/${job.task}`;
   $("#job-state").textContent = job.state;
   const p = job.progress;
-  const percent = job.state === "done" && job.verb !== "eval" ? 100 : p ? p.percent : 0;
+  const percent = job.state === "done" ? 100 : p ? p.percent : 0;
   $("#percent").textContent = `${percent.toFixed(1)} %`;
   $("#job-bar").value = percent;
   const end = job.finished || job.now || Date.now() / 1000;
