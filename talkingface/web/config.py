@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m talkingface.web", description="the talkingface web studio")
     p.add_argument("--host", default=env_default("HOST", "127.0.0.1"), help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=int(env_default("PORT", "5001") or 5001))
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="bind a non-loopback address without --token: only in a container published on 127.0.0.1 (compose)",
+    )
     p.add_argument("--token", default=env_default("TOKEN"), help="required on every request; needed off loopback")
     p.add_argument("--workspace", default=env_default("WORKSPACE", "workspace"), help="holds <model>/ workspaces")
     p.add_argument("--inputs", default=env_default("INPUTS", "input"), help="videos and audio the browser may use")
@@ -93,7 +98,7 @@ def parse_native(items: Sequence[str]) -> Tuple[Tuple[str, str], ...]:
 
 def from_args(argv: Optional[Sequence[str]] = None, *, environ: Optional[Dict[str, str]] = None) -> WebConfig:
     args = build_parser().parse_args(argv)
-    if args.host not in LOOPBACK and not args.token:
+    if args.host not in LOOPBACK and not args.token and not args.allow_remote:
         raise TalkingfaceError(
             f"--host {args.host} would let other machines reach the studio without a password",
             fix="pass --token SECRET (every request must then carry it), or bind 127.0.0.1",

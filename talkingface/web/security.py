@@ -31,8 +31,9 @@ def given_token(request: Request) -> Optional[str]:
 
 
 def host_allowed(config: WebConfig, host_header: str) -> bool:
-    """On loopback, a page from another site that resolves its own name to 127.0.0.1 (DNS rebinding) is refused."""
-    if config.host not in LOOPBACK:
+    """Without a token, only loopback names: a page from another site that resolves its own name to 127.0.0.1 (DNS
+    rebinding) is refused, and so is any other machine's request."""
+    if config.token:
         return True
     name = host_header.rsplit(":", 1)[0].strip("[]") if host_header else ""
     return name in LOOPBACK
