@@ -27,6 +27,7 @@ class WebConfig:
     runtime: str = "docker"
     line: Optional[str] = None
     native_envs: Tuple[Tuple[str, str], ...] = ()
+    images: Tuple[Tuple[str, str], ...] = ()
     bfm_dir: Optional[str] = None
     weights_dir: Optional[str] = None
     gpus: Tuple[str, ...] = ("GPU0",)
@@ -46,6 +47,9 @@ class WebConfig:
 
     def native_env(self, model: str) -> Optional[str]:
         return dict(self.native_envs).get(model)
+
+    def image(self, model: str) -> Optional[str]:
+        return dict(self.images).get(model)
 
 
 def env_default(name: str, default: Optional[str] = None) -> Optional[str]:
@@ -73,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODEL=PREFIX",
         help="environment for --runtime native, once per model (default: the CLI's own default)",
     )
+    p.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="MODEL=IMAGE",
+        help="image for a model's docker jobs, once per model (default: talkingface/<model>:<version>-<line>)",
+    )
     p.add_argument("--bfm_dir", default=env_default("BFM_DIR"))
     p.add_argument("--weights_dir", default=env_default("WEIGHTS_DIR"))
     p.add_argument("--gpus", default=env_default("GPUS", "GPU0"), help="GPUs offered, comma-separated, or CPU")
@@ -83,16 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_native(items: Sequence[str]) -> Tuple[Tuple[str, str], ...]:
+def parse_pairs(flag: str, items: Sequence[str], example: str) -> Tuple[Tuple[str, str], ...]:
     pairs: List[Tuple[str, str]] = []
     for item in items:
-        model, sep, prefix = item.partition("=")
-        if not sep or model not in ADAPTERS or not prefix:
+        model, sep, value = item.partition("=")
+        if not sep or model not in ADAPTERS or not value:
             raise TalkingfaceError(
-                f"--native_env {item!r} is not MODEL=PREFIX",
-                fix=f"use e.g. --native_env ernerf=/opt/envs/ernerf (models: {', '.join(ADAPTERS)})",
+                f"{flag} {item!r} is not MODEL=VALUE",
+                fix=f"use e.g. {flag} ernerf={example} (models: {', '.join(ADAPTERS)})",
             )
-        pairs.append((model, os.path.abspath(prefix)))
+        pairs.append((model, value))
     return tuple(pairs)
 
 
@@ -112,7 +123,10 @@ def from_args(argv: Optional[Sequence[str]] = None, *, environ: Optional[Dict[st
         token=args.token or None,
         runtime=args.runtime,
         line=args.line,
-        native_envs=parse_native(args.native_env),
+        native_envs=tuple(
+            (m, os.path.abspath(p)) for m, p in parse_pairs("--native_env", args.native_env, "/opt/envs/ernerf")
+        ),
+        images=parse_pairs("--image", args.image, "talkingface/ernerf:0.1.0-cu118"),
         bfm_dir=os.path.abspath(args.bfm_dir) if args.bfm_dir else None,
         weights_dir=os.path.abspath(args.weights_dir) if args.weights_dir else None,
         gpus=gpus,

@@ -34,6 +34,9 @@ def cli_argv(
     prefix = config.native_env(model)
     if config.runtime == "native" and prefix:
         argv += ["--native_env", prefix]
+    image = config.image(model)
+    if config.runtime != "native" and image:
+        argv += ["--image", image]
     if config.line:
         argv += ["--line", config.line]
     if config.bfm_dir:

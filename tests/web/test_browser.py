@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -34,8 +36,7 @@ def chromium_paths() -> tuple:
     return browser, driver
 
 
-@pytest.fixture()
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+def start_chromium(*extra: str) -> webdriver.Chrome:
     binary, driver = chromium_paths()
     options = webdriver.ChromeOptions()
     options.binary_location = binary
@@ -46,10 +47,17 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
         "--window-size=1200,1500",
         "--autoplay-policy=no-user-gesture-required",
         "--mute-audio",
+        *extra,
     ):
         options.add_argument(arg)
     chrome = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
     chrome.set_page_load_timeout(60)
+    return chrome
+
+
+@pytest.fixture()
+def browser() -> Iterator[webdriver.Chrome]:
+    chrome = start_chromium()
     yield chrome
     chrome.quit()
 
@@ -83,10 +91,19 @@ def shot(chrome: webdriver.Chrome, tmp_path: Path, name: str) -> np.ndarray:
 
 
 def video_region(chrome: webdriver.Chrome, image: np.ndarray, element) -> np.ndarray:
+    """The element's pixels in a screenshot of the viewport."""
     ratio = chrome.execute_script("return window.devicePixelRatio") or 1
-    box = element.rect
-    y0, x0 = int(box["y"] * ratio), int(box["x"] * ratio)
-    return image[y0 : y0 + int(box["height"] * ratio), x0 : x0 + int(box["width"] * ratio)]
+    box = chrome.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return [r.x, r.y, r.width, r.height]", element
+    )
+    x0, y0, width, height = (int(v * ratio) for v in box)
+    region = image[max(0, y0) : y0 + height, max(0, x0) : x0 + width]
+    assert region.size > 0, f"the element is not in the screenshot ({box})"
+    return region
+
+
+def into_view(chrome: webdriver.Chrome, element) -> None:
+    chrome.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
 
 
 def playing(chrome: webdriver.Chrome, element) -> None:
@@ -139,6 +156,7 @@ def test_every_page_end_to_end(studio: Studio, browser: webdriver.Chrome, clip: 
     assert audio_s > 1.5 and abs(video_s - audio_s) < 0.1, (video_s, audio_s)
     playing(chrome, video)
     assert chrome.find_element(By.ID, "download").get_attribute("href").endswith("/result")
+    into_view(chrome, video)
     image = shot(chrome, tmp_path, "generate")
     # A decoded frame is on screen (the local line's double renders a test pattern), not an empty black box.
     assert video_region(chrome, image, video).std() > 20
@@ -168,6 +186,7 @@ def test_every_page_end_to_end(studio: Studio, browser: webdriver.Chrome, clip: 
     assert "pocketsphinx" in latency and "pocketsphinx" in text_of(chrome, "#asr-engine")
     reply = chrome.find_element(By.CSS_SELECTOR, "#history video.reply")
     playing(chrome, reply)
+    into_view(chrome, reply)
     image = shot(chrome, tmp_path, "chat")
     assert video_region(chrome, image, reply).std() > 20
 
@@ -184,3 +203,66 @@ def test_every_page_end_to_end(studio: Studio, browser: webdriver.Chrome, clip: 
     wait(chrome, lambda c: "psnr" in c.page_source.lower(), "the report's content", 30)
     chrome.switch_to.default_content()
     shot(chrome, tmp_path, "models")
+
+
+def test_offline_chat_through_the_microphone_in_repeat_mode(
+    tmp_path: Path, native_env: Path, support: Path, tts, clip: Path
+) -> None:
+    """No LLM configured: the page says so and repeats; the microphone is Chromium's fake device playing a wav."""
+    said = speech_wav(tmp_path / "said.wav", "how are you")
+    # Chromium's fake device loops the file: silence around the words keeps one loop's words from running into the
+    # next one's.
+    spoken = tmp_path / "mic.wav"
+    subprocess.run(["sox", str(said), str(spoken), "pad", "0.7", "1.5"], check=True)
+    with Studio(tmp_path / "site", native_env=native_env, support=support, tts_url=tts.url) as site:
+        shutil.copy(clip, site.inputs / "clip.mp4")
+        chrome = start_chromium(
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={spoken}",
+        )
+        try:
+            # A bad input in the page: the API's message and fix, shown as they are.
+            chrome.get(site.base + "/train")
+            bad = tmp_path / "notes.mp4"
+            bad.write_text("not a video\n" * 100)
+            chrome.find_element(By.ID, "video-file").send_keys(str(bad))
+            chrome.find_element(By.ID, "start").click()
+            wait(chrome, lambda c: "error" in c.find_element(By.ID, "message").get_attribute("class"), "the error", 30)
+            message = text_of(chrome, "#message")
+            assert "the upload is not a video" in message and "-- fix: upload a video file" in message
+            chrome.find_element(By.ID, "video-file").clear()
+            Select(chrome.find_element(By.ID, "video-name")).select_by_value("clip.mp4")
+            chrome.find_element(By.ID, "start").click()
+            wait(chrome, lambda c: text_of(c, "#job-state") in ("done", "failed"), "the training")
+            assert text_of(chrome, "#job-state") == "done"
+
+            chrome.get(site.base + "/chat")
+            assert chrome.find_element(By.ID, "llm-notice").is_displayed()
+            assert "No LLM is configured" in text_of(chrome, "#llm-notice")
+            mode = Select(chrome.find_element(By.ID, "mode"))
+            assert mode.first_selected_option.get_attribute("value") == "repeat"
+            assert not mode.options[0].is_enabled()
+            wait(chrome, lambda c: len(Select(c.find_element(By.ID, "task-pick")).options) > 0, "the task list", 30)
+            chrome.find_element(By.ID, "record").click()
+            wait(chrome, lambda c: "recording" in text_of(c, "#record-state"), "the recording to start", 30)
+            # One loop of the file is about 3 s.
+            time.sleep(3.2)
+            chrome.find_element(By.ID, "record").click()
+            wait(chrome, lambda c: "recorded" in text_of(c, "#record-state"), "the recording to stop", 30)
+            chrome.find_element(By.ID, "send").click()
+            wait(
+                chrome,
+                lambda c: c.execute_script(
+                    "const v = document.querySelector('#history video.reply'); return v && v.readyState >= 1"
+                ),
+                "the reply video",
+            )
+            no_error(chrome)
+            history = text_of(chrome, "#history")
+            assert "how are you" in history.split("Reply:")[0], history
+            latency = text_of(chrome, "#history .latency")
+            assert "LLM — (repeat mode (no LLM))" in latency and "pocketsphinx" in latency and "infer —" not in latency
+            shot(chrome, tmp_path, "chat-offline")
+        finally:
+            chrome.quit()
