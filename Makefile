@@ -31,12 +31,14 @@ $(VENV)/.installed: requirements-dev.txt requirements-ref-nodeps.txt
 
 venv: $(VENV)/.installed ## create .venv with the pinned test and lint tools
 
-media-tools: ## make sure ffmpeg, zstd and chromium (renders the eval report in tests) are installed, as root from Debian
+media-tools: ## make sure ffmpeg, zstd, chromium and its driver (eval report, web studio tests), espeak-ng and sox (TTS) are installed, as root from Debian
 	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && command -v zstd >/dev/null \
-	  && command -v chromium >/dev/null && command -v espeak-ng >/dev/null || { \
+	  && command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v espeak-ng >/dev/null \
+	  && command -v sox >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg zstd chromium espeak-ng >/dev/null; \
-	  else echo "error: ffmpeg, zstd, chromium or espeak-ng is missing -- fix: apt-get install ffmpeg zstd chromium espeak-ng" >&2; exit 1; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg zstd chromium chromium-driver \
+	      espeak-ng sox >/dev/null; \
+	  else echo "error: ffmpeg, zstd, chromium, chromium-driver, espeak-ng or sox is missing -- fix: apt-get install ffmpeg zstd chromium chromium-driver espeak-ng sox" >&2; exit 1; fi; }
 
 # DPkg::Lock::Timeout makes install wait for another apt (make media-tools); update ignores it, so it retries.
 slurm-tools: ## make sure Slurm (sbatch, slurmctld, slurmd) and munged are installed, as root from Debian (tests/slurm)
@@ -63,8 +65,9 @@ doctor: ## check this machine: docker, NVIDIA runtime, GPUs and which CUDA line 
 
 build: $(addprefix build-,$(IMAGES)) ## build every image of LINE (cu113, cu118 need internet; local)
 
-build-local: wheels base-local ## build the local line (Debian base, test doubles, no CUDA): what CI builds
+build-local: wheels base-local ## build the local line (Debian base, test doubles, no CUDA) and the web image: what CI builds
 	$(MAKE) --no-print-directory build LINE=local
+	$(MAKE) --no-print-directory build-web LINE=local
 
 # The local line's model images install from the wheelhouse (their builds can't reach PyPI).
 $(addprefix build-,$(MODELS)): build-%: $(if $(filter local,$(LINE)),wheels) ## build one image: make build-ernerf LINE=cu118
@@ -76,8 +79,18 @@ build-eval: ## build the evaluation image: make build-eval LINE=cu118
 	tools/docker-build.sh -f images/eval/Dockerfile --build-arg LINE=$(LINE) --build-arg LOCAL_BASE=$(LOCAL_BASE) \
 	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t talkingface/eval:$(VERSION)-$(LINE) .
 
-wheels: ## fetch the local line's pinned wheels (images/common/local-wheels.txt) into .wheels; offline once there
+wheels: ## fetch the local line's pinned wheels (images/common/local-wheels.txt, images/web/local-wheels.txt) into .wheels; offline once there
 	tools/fetch-wheels.sh images/common/local-wheels.txt .wheels
+	tools/fetch-wheels.sh images/web/local-wheels.txt .wheels
+
+# The studio on the host: its jobs are bin/run_<model>.sh commands (flags: python -m talkingface.web --help).
+WEB_ARGS ?=
+web: venv media-tools ## the web studio on http://127.0.0.1:5001 with its TTS service on :5003 (docs/web.md); flags in WEB_ARGS
+	@$(PYTHON) -m talkingface.tts & tts=$$!; trap 'kill $$tts 2>/dev/null' EXIT; $(PYTHON) -m talkingface.web $(WEB_ARGS)
+
+build-web: $(if $(filter local,$(LINE)),wheels) ## build the web studio's image (studio and TTS service): make build-web LINE=local
+	tools/docker-build.sh -f images/web/Dockerfile --build-arg LINE=$(LINE) --build-arg LOCAL_BASE=$(LOCAL_BASE) \
+	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t talkingface/web:$(VERSION)-$(LINE) .
 
 base-local: ## the local line's base image, bootstrapped from Debian packages (needs root)
 	tools/bootstrap-base.sh $(LOCAL_BASE)
@@ -139,4 +152,4 @@ samples/sample.mp4: talkingface/sample_clip.py | venv media-tools
 clean: ## remove .venv and the demo workspace (never your own workspaces)
 	rm -rf $(VENV) workspace/demo-*
 
-.PHONY: help venv media-tools slurm-tools test lint doctor weights verify-weights stand-in-weights eval-weights build build-local $(addprefix build-,$(IMAGES)) wheels base-local bundle save load verify-bundle lock demo demo-clip clean
+.PHONY: help venv media-tools slurm-tools test lint web build-web doctor weights verify-weights stand-in-weights eval-weights native-env build build-local $(addprefix build-,$(IMAGES)) wheels base-local bundle save load verify-bundle lock demo demo-clip clean

@@ -25,6 +25,7 @@ from .errors import TalkingfaceError
 from .host_paths import active, to_host
 from .plan import Plan, Step
 from .progress import PlanProgress, clock
+from .progress_file import DONE, FAILED, RUNNING, SKIPPED, ProgressFile
 
 
 class ContentHashes:
@@ -284,16 +285,26 @@ class Runner:
         for warning in plan.warnings:
             print(f"warning: {to_host(warning)}", file=self.err, flush=True)
         progress = PlanProgress(total_weight=sum(s.weight for s in plan.steps) or 1.0)
+        watch = ProgressFile(self.options.state_dir, plan, progress)
         for number, item in enumerate(plan.steps, 1):
             forced = self.options.force or (forced_from is not None and number - 1 >= forced_from)
             head = f"[{number}/{len(plan.steps)}] {item.id}: {item.title}"
             if not forced and not item.always and self.is_done(item):
                 progress.finish(item.weight, None)
+                watch.step(number, SKIPPED)
                 self.say(f"{head} -- done before, skipped ({progress.status()})")
                 continue
             self.say(f"{head} ({progress.status()})")
-            seconds = self.run_step(number, item, forced=forced, progress=progress)
+            watch.step(number, RUNNING)
+            try:
+                seconds = self.run_step(number, item, forced=forced, progress=progress)
+            except BaseException:
+                watch.step(number, FAILED)
+                watch.end(FAILED)
+                raise
             progress.finish(item.weight, seconds)
+            watch.step(number, DONE, seconds)
+        watch.end(DONE)
         self.say(
             f"{plan.verb} {plan.task}: {done_all(len(plan.steps))} in {clock(time.monotonic() - progress.started)}"
         )
