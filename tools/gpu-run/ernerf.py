@@ -33,6 +33,8 @@ def write_weights(run: Run) -> None:
 def install_stand_ins(run: Run) -> None:
     # The doubles' modules, which the replaced files import.
     shutil.copy(DOUBLES / "ernerf" / "_ernerf_double.py", run.upstream / "_ernerf_double.py")
+    # On PYTHONPATH in every native environment; only the local line's comes with the folder.
+    (run.upstream.parent / "lib").mkdir(parents=True, exist_ok=True)
     shutil.copy(DOUBLES / "fakeupstream.py", run.upstream.parent / "lib" / "fakeupstream.py")
     replace(
         run,
