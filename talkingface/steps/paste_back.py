@@ -113,7 +113,9 @@ def main(argv: List[str]) -> int:
     with replacing(args.out, suffix=".mp4") as tmp:
         spool = str(tmp) + ".spool.mkv"
         encoder = [tool("ffmpeg"), "-nostdin", "-hide_banner", "-v", "error", "-y"]
-        encoder += ["-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", str(FPS), "-i", "pipe:0"]
+        # ffmpeg queues 8 packets per input by default: 200 MB of raw 4K frames. Two are enough for a pipe.
+        encoder += ["-thread_queue_size", "2", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}"]
+        encoder += ["-r", str(FPS), "-i", "pipe:0"]
         encoder += ["-i", args.result, "-map", "0:v:0", "-map", "1:a:0?", "-vf", pad, *X264, "-c:a", "copy"]
         encoder += ["-movflags", "+faststart", str(tmp)]
         with Background(args.background, width, height, order, spool) as background:
