@@ -79,7 +79,12 @@ def speed(work: Path, width: int, height: int, seconds: float, env: Dict[str, st
     args += ["--poses", str(folder / "data" / "transforms_train.json"), "--order", "mirror", "--out", str(out)]
     measured = measure(step(*args), env)
     shutil.rmtree(folder)
-    return {"frames": frames, **measured, "frames_per_s": frames / measured["seconds"]}
+    return {
+        "frames": frames,
+        "wall_s": measured["seconds"],
+        "peak_gb": measured["peak_gb"],
+        "frames_per_s": frames / measured["seconds"],
+    }
 
 
 def seams(work: Path, env: Dict[str, str]) -> Dict[str, float]:
