@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, List, NoReturn, Optional, Sequence, Tuple
 
 from .adapters.base import BFM_FILE, Adapter, Requirement, features_given, require
-from .dataset_input import check_same_input
+from .dataset_input import CROP_BOXES, check_same_input, recorded
 from .errors import TalkingfaceError
 from .names import check_task, safe_stem
 from .request import Request
@@ -55,6 +55,11 @@ def add_common(parser: argparse.ArgumentParser, adapter: Adapter, verb: Verb, *,
     io.add_argument("--model_dir", help="checkpoint folder (default: <workspace>/models/<task>)")
     io.add_argument("--workspace", help=f"workspace folder (default: ./workspace/{adapter.name})")
     io.add_argument("--au_csv", help="an OpenFace au.csv to use instead of blinks computed from the landmarks")
+    io.add_argument("--result", help="paste-back: the rendered video, e.g. results/<task>/<audio>.mp4")
+    io.add_argument("--background", help="paste-back: the full-frame video to paste into (default: the training video)")
+    io.add_argument(
+        "--paste_back", action="store_true", help="infer: also paste the result back into the full-frame video"
+    )
     run = parser.add_argument_group("running")
     run.add_argument("--iterations", type=positive_int, help="training iterations (model-specific default)")
     run.add_argument("--force", action="store_true", help="redo steps that are already done")
@@ -157,7 +162,8 @@ class Roots:
 
 
 def resolve(adapter: Adapter, verb: Verb, args: argparse.Namespace, roots: Roots) -> Request:
-    """Turn parsed arguments into a Request: pure, except for making relative paths absolute."""
+    """Turn parsed arguments into a Request: pure, except for making relative paths absolute and, for a
+    paste-back, finding the training video (the default background) through the dataset's record."""
 
     def absolute(path: Optional[str]) -> Optional[str]:
         return os.path.abspath(path) if path else None
@@ -181,6 +187,12 @@ def resolve(adapter: Adapter, verb: Verb, args: argparse.Namespace, roots: Roots
     canonical = verb.name
     if canonical == "train" and not video:
         canonical = "train_only"  # `train DATA MODEL GPU STAGE`: the original container trained existing datasets
+    paste_back = canonical == "paste-back" or bool(getattr(args, "paste_back", False) and canonical == "infer")
+    result = absolute(args.result)
+    if result and not os.path.exists(result) and not posixpath.isabs(args.result):
+        # `--result results/T/speech.mp4`, as the workspace names it.
+        result = posixpath.join(workspace, args.result)
+    background = absolute(args.background) or (training_video(paths.data_dir) if paste_back else None)
     return Request(
         model=adapter.name,
         verb=canonical,
@@ -193,11 +205,52 @@ def resolve(adapter: Adapter, verb: Verb, args: argparse.Namespace, roots: Roots
         video_given=getattr(args, "video_given", None) or video,
         audio=absolute(args.audio_path),
         au_csv=absolute(args.au_csv),
+        result=result if canonical == "paste-back" else None,
+        background=background if paste_back else None,
+        paste_back=paste_back,
         iterations=args.iterations,
         force=args.force,
         from_step=args.from_step,
         options=adapter.collect_options(args, canonical),
     )
+
+
+def training_video(data_dir: str) -> Optional[str]:
+    """The video the dataset was made from, where it still is: the default a paste-back pastes into."""
+    record = recorded(data_dir) or {}
+    for key in ("given", "source"):
+        path = record.get(key)
+        if isinstance(path, str) and os.path.isfile(path):
+            return path
+    return None
+
+
+def check_paste_back(verb: Verb, req: Request) -> None:
+    """Before anything runs: the crop boxes, the result and the background a paste-back needs."""
+    crop_boxes = posixpath.join(req.paths.data_dir, CROP_BOXES)
+    if not os.path.isfile(crop_boxes):
+        raise TalkingfaceError(
+            f"task {req.task} has no crop boxes ({crop_boxes}), so its renders cannot be pasted back",
+            fix=f"run 'check --video_path <its training video> --task {req.task}': it writes them, and changes "
+            "nothing else of the dataset",
+        )
+    if verb.needs_result:
+        check_input_file(req.result, "--result", required=True, verb=req.verb)
+        assert req.result is not None  # noqa: S101 - just checked
+        folder = posixpath.dirname(req.result)
+        other = posixpath.basename(folder)
+        if posixpath.dirname(folder) == posixpath.dirname(req.paths.results_dir.rstrip("/")) and other != req.task:
+            raise TalkingfaceError(
+                f"--result {req.result} is a result of task {other}, not of task {req.task}",
+                fix=f"pass --task {other} to paste it into its own video, or a result under {req.paths.results_dir}",
+            )
+    if req.background is None:
+        record = recorded(req.paths.data_dir) or {}
+        raise TalkingfaceError(
+            f"the training video of task {req.task} ({record.get('given', 'unknown')}) is not there to paste into",
+            fix="pass it, or a copy of it, with --background VIDEO",
+        )
+    check_input_file(req.background, "--background", required=True, verb=req.verb)
 
 
 def check_input_file(path: Optional[str], flag: str, *, required: bool, verb: str) -> None:
@@ -249,6 +302,8 @@ def preflight(adapter: Adapter, verb: Verb, req: Request, *, collect: bool = Fal
     )
     check(lambda: check_input_file(req.audio, "--audio_path", required=verb.needs_audio, verb=req.verb))
     check(lambda: check_input_file(req.au_csv, "--au_csv", required=False, verb=req.verb))
+    if req.paste_back:
+        check(lambda: check_paste_back(verb, req))
     if req.video and not req.force:
         check(
             lambda: check_same_input(req.task, req.paths.data_dir, req.video or "", req.video_given or req.video or "")
@@ -313,11 +368,19 @@ def request_argv(adapter: Adapter, req: Request) -> List[str]:
     argv = [req.verb, "--task", req.task, "--workspace", req.paths.workspace]
     if adapter.custom_paths():
         argv += ["--data_dir", req.paths.data_dir, "--model_dir", req.paths.model_dir]
-    for flag, value in (("--video_path", req.video), ("--audio_path", req.audio), ("--au_csv", req.au_csv)):
+    for flag, value in (
+        ("--video_path", req.video),
+        ("--audio_path", req.audio),
+        ("--au_csv", req.au_csv),
+        ("--result", req.result),
+        ("--background", req.background),
+    ):
         if value:
             argv += [flag, value]
     if req.video_given and req.video_given != req.video:
         argv += ["--video_given", req.video_given]
+    if req.paste_back and req.verb == "infer":
+        argv.append("--paste_back")
     if req.iterations:
         argv += ["--iterations", str(req.iterations)]
     if req.force:

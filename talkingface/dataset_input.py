@@ -14,6 +14,8 @@ from .errors import TalkingfaceError
 from .runner import ContentHashes
 
 RECORD = "input.json"
+# check-input's crop of every frame in the source's pixels: what paste-back needs to put a render back.
+CROP_BOXES = "crop_boxes.csv"
 
 
 def fingerprint(video: str, given: str) -> Dict[str, Any]:

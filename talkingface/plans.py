@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import List, Tuple
 
 from .adapters.base import Adapter, features_given
@@ -13,6 +14,12 @@ from .text import plural
 
 def audio_stem(req: Request) -> str:
     name = (req.audio or "").rsplit("/", 1)[-1]
+    return safe_stem(name.rsplit(".", 1)[0] if "." in name else name, kind="audio")
+
+
+def result_stem(req: Request) -> str:
+    """The audio stem a result was rendered from: infer names it ``<stem>.mp4``."""
+    name = posixpath.basename(req.result or "")
     return safe_stem(name.rsplit(".", 1)[0] if "." in name else name, kind="audio")
 
 
@@ -40,6 +47,11 @@ def build_plan(adapter: Adapter, req: Request) -> Plan:
             steps = [adapter.wav_step(req, stem)] + adapter.feature_steps(req, stem)
         if verb == "infer":
             steps += adapter.render_steps(req, stem)
+            if req.paste_back:
+                result = posixpath.join(req.paths.results_dir, f"{stem}.mp4")
+                steps.append(adapter.paste_back_step(req, stem, result))
+    elif verb == "paste-back":
+        steps = [adapter.paste_back_step(req, result_stem(req), req.result or "")]
     return Plan(
         verb=verb, task=req.task, steps=tuple(steps), notes=tuple(notes), warnings=iteration_warnings(adapter, req)
     )

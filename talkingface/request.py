@@ -22,6 +22,11 @@ class Request:
     video_given: Optional[str] = None
     audio: Optional[str] = None
     au_csv: Optional[str] = None
+    # paste-back: the rendered video, the full-frame video to paste it into (default: the training video), and
+    # whether infer pastes its result back as its last step.
+    result: Optional[str] = None
+    background: Optional[str] = None
+    paste_back: bool = False
     iterations: Optional[int] = None
     force: bool = False
     from_step: Optional[str] = None

@@ -17,6 +17,7 @@ class Verb:
     needs_video: bool = False
     needs_audio: bool = False
     needs_checkpoint: bool = False
+    needs_result: bool = False
     in_container: bool = True
 
 
@@ -32,6 +33,11 @@ VERBS: Tuple[Verb, ...] = (
         needs_cuda=True,
         needs_audio=True,
         needs_checkpoint=True,
+    ),
+    Verb(
+        "paste-back",
+        "paste a rendered result back into the full-frame training video, with its audio",
+        needs_result=True,
     ),
     Verb("extract-features", "compute the model's audio features for an audio file", needs_audio=True),
     Verb("convert-bfm", "convert the Basel Face Model 2009 for the face tracker"),

@@ -8,6 +8,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..dataset_input import CROP_BOXES
 from ..errors import TalkingfaceError
 from ..layout import ContainerRoots, TaskPaths, default_paths
 from ..plan import Step, own, step
@@ -29,6 +30,15 @@ class DatasetSpec:
     transforms: Tuple[str, ...] = ()
     # The background image, which must have the frames' size.
     background: Optional[str] = "bc.jpg"
+
+
+@dataclass(frozen=True)
+class FrameOrder:
+    """Which dataset frame each frame of a render shows: the ``img_id`` of a pose list (a transforms json, or a
+    JSON list of frame numbers) taken in order (``forward``) or replayed back and forth (``mirror``)."""
+
+    poses: str
+    order: str
 
 
 @dataclass(frozen=True)
@@ -166,6 +176,28 @@ class Adapter(abc.ABC):
             cwd=req.paths.workspace,
             outputs=(wav,),
             weight=0.2,
+        )
+
+    def frame_order(self, req: Any, stem: str) -> FrameOrder:
+        """The poses the render of ``stem`` used. Default: the training split replayed back and forth, as the
+        AD-NeRF lineage's ``--test_train`` does for an audio longer than it."""
+        return FrameOrder(posixpath.join(req.paths.data_dir, "transforms_train.json"), "mirror")
+
+    def paste_back_step(self, req: Any, stem: str, result: str) -> Step:
+        order = self.frame_order(req, stem)
+        out = posixpath.join(req.paths.results_dir, f"{stem}_full.mp4")
+        argv = ["--result", result, "--background", req.background, "--data_dir", req.paths.data_dir]
+        argv += ["--poses", order.poses, "--order", order.order, "--out", out]
+        crop_boxes = posixpath.join(req.paths.data_dir, CROP_BOXES)
+        return step(
+            f"paste-back-{stem}",
+            "paste the result back into the full-frame video (feathered, colour-matched)",
+            own("paste-back", *argv),
+            cwd=req.paths.workspace,
+            inputs=(result, req.background, crop_boxes, order.poses),
+            outputs=(out,),
+            weight=2.0,
+            forced_argv=own("paste-back", *argv, "--overwrite"),
         )
 
     def check_steps(self, req: Any) -> List[Step]:

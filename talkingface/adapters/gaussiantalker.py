@@ -16,7 +16,7 @@ import zlib
 from typing import Any, Dict, List, Tuple
 
 from ..plan import Step, own, step
-from .base import choice, require
+from .base import FrameOrder, choice, require
 from .lineage import FACE_PARSING, AdNerfLineage
 
 CONFIGS = ("64_dim_1_transformer.py", "64_dim_2_transformer.py")
@@ -158,9 +158,16 @@ class GaussianTalker(AdNerfLineage):
         name = "iteration_*" if iteration in (None, -1) else f"iteration_{iteration}"
         return (posixpath.join(req.paths.model_dir, "point_cloud", name, "point_cloud.ply"),)
 
+    def _shadow(self, req: Any, stem: str) -> str:
+        return posixpath.join(req.paths.workspace, ".talkingface", "infer", req.task, stem)
+
+    def frame_order(self, req: Any, stem: str) -> FrameOrder:
+        # render.py renders the shadow dataset's validation poses in order, already extended ping-pong.
+        return FrameOrder(posixpath.join(self._shadow(req, stem), "transforms_val.json"), "forward")
+
     def render_steps(self, req: Any, stem: str) -> List[Step]:
         audio_dir = req.paths.audio_dir(stem)
-        source = posixpath.join(req.paths.workspace, ".talkingface", "infer", req.task, stem)
+        source = self._shadow(req, stem)
         features = self.features_file(req, stem)
         wav = posixpath.join(audio_dir, f"{stem}.wav")
         extend = step(

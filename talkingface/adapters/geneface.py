@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..layout import ContainerRoots, TaskPaths, default_paths
 from ..plan import Step, own, step
 from . import own_prep
-from .base import BFM_FILE, Adapter, DatasetSpec, choice
+from .base import BFM_FILE, Adapter, DatasetSpec, FrameOrder, choice
 from .lineage import TASK_INPUTS
 
 ENV = {"PYTHONPATH": ".:${PYTHONPATH}"}
@@ -283,9 +283,17 @@ class GeneFace(Adapter):
             ),
         ]
 
+    def _scratch(self, req: Any, stem: str) -> str:
+        return posixpath.join(req.paths.workspace, ".talkingface", "infer", req.task, stem, "binary")
+
+    def frame_order(self, req: Any, stem: str) -> FrameOrder:
+        # The renderer takes trainval sample i for frame i; extend-dataset lists each sample's frame number.
+        return FrameOrder(posixpath.join(self._scratch(req, stem), req.task, "frame_ids.json"), "forward")
+
     def render_steps(self, req: Any, stem: str) -> List[Step]:
-        scratch = posixpath.join(req.paths.workspace, ".talkingface", "infer", req.task, stem, "binary")
+        scratch = self._scratch(req, stem)
         extended = posixpath.join(scratch, req.task, "trainval_dataset.npy")
+        frame_ids = self.frame_order(req, stem).poses
         video = posixpath.join(req.paths.workspace, "infer_out", req.task, "pred_video", f"{stem}.mp4")
         hparams = ",".join(
             (
@@ -301,10 +309,18 @@ class GeneFace(Adapter):
                 f"infer-{stem}-poses",
                 "extend the dataset's poses (ping-pong) to the audio's length",
                 own(
-                    "extend-dataset", "--dataset", self._binary(req), "--cond", self._cond(req, stem), "--out", extended
-                ),
+                    "extend-dataset",
+                    "--dataset",
+                    self._binary(req),
+                    "--cond",
+                    self._cond(req, stem),
+                    "--out",
+                    extended,
+                    "--frame_ids",
+                    frame_ids,
+                ),  # fmt: skip
                 cwd=req.paths.workspace,
-                outputs=(extended,),
+                outputs=(extended, frame_ids),
                 weight=0.2,
             ),
             # upstream prints "saved" even when its ffmpeg failed (#114, #214): the output check catches that.

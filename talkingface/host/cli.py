@@ -70,6 +70,8 @@ def container_view(
         ("video", req.video, "video"),
         ("audio", req.audio, "audio"),
         ("au_csv", req.au_csv, "au"),
+        ("background", req.background, "background"),
+        ("result", None if req.result is None or inside(req.result, ws) else req.result, "result"),
     ):
         if path:
             target = posixpath.join(croots.inputs, folder, posixpath.basename(path))
@@ -90,6 +92,9 @@ def container_view(
         video_given=req.video_given,
         audio=inputs.get("audio"),
         au_csv=inputs.get("au_csv"),
+        result=inputs.get("result") or (req.result and map_path(req.result, ws, croots.workspace)),
+        background=inputs.get("background"),
+        paste_back=req.paste_back,
         iterations=req.iterations,
         force=req.force,
         from_step=req.from_step,

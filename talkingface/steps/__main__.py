@@ -25,6 +25,7 @@ STEPS = {
     "retarget-configs": "retarget_configs",
     "link": "link",
     "extend-dataset": "extend_dataset",
+    "paste-back": "paste_back",
 }
 
 

@@ -2,7 +2,8 @@
 
 GeneFace's RAD-NeRF renderer takes one dataset sample (pose, background, torso) per output frame and fails with
 IndexError when the audio is longer than the dataset. Rather than patch upstream, the validation samples are
-extended by replaying all samples back and forth (ping-pong), in a copy read through ``binary_data_dir``.
+extended so that all samples play back and forth (ping-pong) without a jump, in a copy read through
+``binary_data_dir``. ``--frame_ids`` lists the dataset frame (``idx``) each output frame shows, for paste-back.
 The file is a pickled object array, as ``np.save`` writes it; reading arrays inside it needs numpy.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import pickle
 import struct
@@ -42,15 +44,22 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--dataset", required=True, help="trainval_dataset.npy")
     parser.add_argument("--cond", required=True, help="the landmark sequence that drives the render")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--frame_ids", help="JSON list of the frame number each output frame shows")
     args = parser.parse_args(argv)
     prefix, data = read_object_npy(args.dataset)
     samples = list(data["train_samples"]) + list(data["val_samples"])
     needed = frames_of(args.cond)
     extra = max(0, needed - len(samples))
-    data["val_samples"] = list(data["val_samples"]) + [samples[i] for i in ping_pong(len(samples), extra)]
+    # Continue the turn the dataset ends on (..., n-1, n-2, ...) rather than jump back to its first pose.
+    played = ping_pong(len(samples), len(samples) + extra)
+    data["val_samples"] = list(data["val_samples"]) + [samples[i] for i in played[len(samples) :]]
     with replacing(args.out, suffix=".npy") as tmp:
         with open(tmp, "wb") as fh:
             fh.write(prefix)
             pickle.dump(data, fh, protocol=2)
+    if args.frame_ids:
+        ids = [int(samples[i]["idx"]) for i in played[:needed]]
+        with replacing(args.frame_ids, suffix=".json") as tmp:
+            tmp.write_text(json.dumps(ids) + "\n", encoding="utf-8")
     print(f"{os.path.basename(args.out)}: {len(samples)} samples -> {len(samples) + extra} for {needed} frames")
     return 0

@@ -117,3 +117,41 @@ def write_image(path: os.PathLike, size: int = 64) -> None:
 def write_text(path: os.PathLike, text: str) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(text, encoding="utf-8")
+
+
+# A real render changes the mouth and keeps the rest of the crop as the dataset's frame at the same pose. The
+# doubles render just that: the dataset frames of the poses they use, in the order they use them, with a grey block
+# over the mouth. Tests can then tell which pose each rendered frame used.
+MOUTH = "drawbox=x=iw*0.38:y=ih*0.62:w=iw*0.24:h=ih*0.1:color=gray:t=fill"
+
+
+def render_frames(images: Sequence[os.PathLike], out: os.PathLike, *, video: bool = True) -> None:
+    """``images`` in order, each with the mouth block, as an H.264 video at 25 fps (or, with ``video=False``, as the
+    numbered PNGs ``out`` names, e.g. ``.../%05d.png``)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="double-render-") as tmp:
+        for number, image in enumerate(images):
+            os.symlink(os.path.abspath(image), os.path.join(tmp, f"{number:05d}{Path(image).suffix}"))
+        suffix = Path(images[0]).suffix
+        args = ["-framerate", str(FPS), "-start_number", "0", "-i", os.path.join(tmp, f"%05d{suffix}"), "-vf", MOUTH]
+        if video:
+            args += ["-pix_fmt", "yuv420p", "-c:v", "libx264"]
+        else:
+            args += ["-start_number", "0"]
+        ffmpeg(*args, str(out))
+
+
+def write_parsing(path: os.PathLike, width: int, height: int) -> None:
+    """A face-parsing map as upstream's parser saves it (cv2.imwrite, so BGR (255,0,0) is the head, blue in the
+    file): head ellipse, neck, torso and white background, where the sample clip's crop has them."""
+    head = f"lt(pow((X-{width}/2)/({width}*0.28),2)+pow((Y-{height}*0.45)/({height}*0.36),2),1)"
+    neck = f"between(X,{width}*0.38,{width}*0.62)*between(Y,{height}*0.75,{height}*0.9)"
+    torso = f"gt(Y,{height}*0.9)"
+    red = f"if({head}+{neck},0,255)"
+    green = f"if({head},0,if({neck},255,if({torso},0,255)))"
+    blue = f"if({head},255,if({neck}+{torso},0,255))"
+    ffmpeg(
+        "-f", "lavfi", "-i", f"color=c=white:s={width}x{height}", "-frames:v", "1",
+        "-vf", f"format=rgb24,geq=r='{red}':g='{green}':b='{blue}'", str(path),
+    )  # fmt: skip

@@ -340,7 +340,9 @@ class Trainer:
         os.makedirs(save_path, exist_ok=True)
         self.log(f"==> Start Test, save results to {save_path}")
         ds.check_render()
-        dd.write_video(os.path.join(save_path, f"{name}.mp4"), ds.size, ds.H, ds.W)
+        # Poses (and the torso and background with them) replay back and forth: frame i shows mirror_index(i).
+        shown = [os.path.join(self.opt.path, "ori_imgs", f"{ds.ids[ds.mirror_index(i)]}.jpg") for i in range(ds.size)]
+        fu.render_frames(shown, os.path.join(save_path, f"{name}.mp4"))
         dd.write_video(os.path.join(save_path, f"{name}_depth.mp4"), ds.size, ds.H, ds.W)
         self.log("==> Finished Test.")
 

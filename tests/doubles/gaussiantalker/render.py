@@ -63,19 +63,17 @@ def rendered_frames(name: str, frames: int, batch: int, n_custom) -> int:
     return min(done, until)
 
 
-def render_set(model_path: str, name: str, iteration, frames: int, size: tuple, batch: int, wav: str, n_custom=None):
+def render_set(model_path: str, name: str, iteration, poses: list, source: str, batch: int, wav: str, n_custom=None):
     base = os.path.join(model_path, name, f"ours_{iteration}")
     render_path, gts_path = os.path.join(base, "renders"), os.path.join(base, "gt")
     os.makedirs(render_path, exist_ok=True)
     if name != "custom":
         os.makedirs(gts_path, exist_ok=True)
-    count = rendered_frames(name, frames, batch, n_custom)
+    count = rendered_frames(name, len(poses), batch, n_custom)
     print(f"[double] {name}: rendering {count} frames")
-    w, h = size
-    fakeupstream.ffmpeg(
-        "-f", "lavfi", "-i", f"testsrc=size={w}x{h}:rate=25", "-frames:v", str(count),
-        "-pix_fmt", "yuv420p", "-c:v", "libx264", os.path.join(render_path, "renders.mp4"),
-    )  # fmt: skip
+    # The set's poses in order, each over its own frame's torso and background (bg_w_torso).
+    shown = [os.path.join(source, "ori_imgs", f"{pose['img_id']}.jpg") for pose in poses[:count]]
+    fakeupstream.render_frames(shown, os.path.join(render_path, "renders.mp4"))
     videos = [(render_path, "renders")] + [(render_path, k) for k in ("audio", "eye", "null", "cam")]
     for _, kind in videos[1:]:
         shutil.copyfile(os.path.join(render_path, "renders.mp4"), os.path.join(render_path, kind + ".mp4"))
@@ -119,19 +117,18 @@ def main() -> None:
     else:
         print("[double] no --iteration: upstream renders an untrained model")
 
-    size = (data.width, data.height)
     if args.custom_aud != "":
         data.check_images(data.val)
         wav = os.path.join(source_path, args.custom_wav)
-        render_set(model_path, "custom", loaded_iter, len(data.val), size, args.batch, wav, data.n_custom)
+        render_set(model_path, "custom", loaded_iter, data.val, source_path, args.batch, wav, data.n_custom)
     if not args.skip_train:
         data.check_images(data.train[:1000])
         wav = os.path.join(source_path, "aud_train.wav")
-        render_set(model_path, "train", loaded_iter, len(data.train), size, args.batch, wav)
+        render_set(model_path, "train", loaded_iter, data.train, source_path, args.batch, wav)
     if not args.skip_test:
         data.check_images(data.val)
         wav = os.path.join(source_path, "aud_novel.wav")
-        render_set(model_path, "test", args.iteration, len(data.val), size, args.batch, wav)
+        render_set(model_path, "test", args.iteration, data.val, source_path, args.batch, wav)
 
 
 if __name__ == "__main__":

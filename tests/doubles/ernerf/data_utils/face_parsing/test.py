@@ -41,7 +41,7 @@ def main() -> None:
             dd.die("ValueError", f"invalid literal for int() with base 10: '{name[:-4]}'")
         if template is None:
             h, w = dd.image_size(os.path.join(args.imgpath, name))
-            dd.write_color_image(out, h, w, color="white")
+            fu.write_parsing(out, w, h)
             template = out
         else:
             dd.fill_copies(template, [out])

@@ -3,7 +3,7 @@
 
 Upstream uses configargparse without config-file options, i.e. plain argparse behaviour.
 For every ``<n>.jpg``/``<n>.png`` in ``--imgpath`` it writes ``--respath/<n>.png`` (colour-coded
-parsing: white background, red head, green neck, blue torso) at the image size.
+parsing: white background, head, neck and torso in the lineage's colours) at the image size.
 ``--modelpath`` must exist (upstream torch.load's it first).
 """
 
@@ -36,12 +36,7 @@ def main():
         out = os.path.join(args.respath, f"{int(name[:-4])}.png")
         if template is None:
             h, w = gd.image_size(os.path.join(args.imgpath, name))
-            box = (
-                f"drawbox=x={w // 4}:y={h // 8}:w={w // 2}:h={h // 2}:color=red:t=fill,"
-                f"drawbox=x={w // 3}:y={5 * h // 8}:w={w // 3}:h={h // 8}:color=lime:t=fill,"
-                f"drawbox=x=0:y={3 * h // 4}:w={w}:h={h // 4}:color=blue:t=fill"
-            )
-            fakeupstream.ffmpeg("-f", "lavfi", "-i", f"color=c=white:s={w}x{h},{box}", "-frames:v", "1", out)
+            fakeupstream.write_parsing(out, w, h)
             template = out
         else:
             shutil.copyfile(template, out)

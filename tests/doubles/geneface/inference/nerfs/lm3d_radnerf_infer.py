@@ -82,12 +82,9 @@ def main():
         gd.require_ckpt(hp["head_model_dir"])
     gd.require_ckpt(hp["work_dir"])
 
-    scale = float(hp.get("infer_scale_factor", 1.0))
-    h, w = int(scale * ds.get("H", 64)), int(scale * ds.get("W", 64))
-    first = Path(tmp_imgs_dir, "00000.png")
-    fakeupstream.ffmpeg("-f", "lavfi", "-i", f"testsrc=size={w}x{h}", "-frames:v", "1", str(first))
-    for idx in range(1, frames):
-        shutil.copyfile(first, Path(tmp_imgs_dir, format(idx, "05d") + ".png"))
+    # get_pose_from_ds: frame i takes trainval sample i's pose (and its torso and background).
+    shown = [sample["ori_img_fname"] for sample in samples[:frames]]
+    fakeupstream.render_frames(shown, Path(tmp_imgs_dir, "%05d.png"), video=False)
 
     out_name = inp["out_video_name"]
     gd.os_system(
