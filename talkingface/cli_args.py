@@ -112,7 +112,9 @@ def add_common(parser: argparse.ArgumentParser, adapter: Adapter, verb: Verb, *,
         )
     else:
         run.add_argument("--gpu", help=argparse.SUPPRESS)
-        io.add_argument("--video_given", help=argparse.SUPPRESS)
+    # The path the user gave, carried where the video is seen under another name: in the container, and in each
+    # job of a Slurm chain, which runs the host command again.
+    io.add_argument("--video_given", help=argparse.SUPPRESS)
     adapter.add_options(parser)
 
 
