@@ -148,8 +148,9 @@ demo-image: wheels base-local
 	$(MAKE) --no-print-directory build-$(DEMO_MODEL) LINE=local
 
 dry-run-%: ## print the docker command and in-container plan of `train` for one model (TEST_MODE=1)
-	@[ -f $(DEMO_DIR)/input/clip.mp4 ] || $(MAKE) --no-print-directory demo-clip
-	TEST_MODE=1 ./bin/run_$*.sh train --video_path $(DEMO_DIR)/input/clip.mp4 --gpu GPU0 --bfm_dir $(DEMO_DIR)/bfm_models
+	@[ -f $(DEMO_DIR)/input/clip.mp4 ] && [ -f $(DEMO_DIR)/weights/STAND-INS.txt ] || $(MAKE) --no-print-directory demo-clip
+	TEST_MODE=1 ./bin/run_$*.sh train --video_path $(DEMO_DIR)/input/clip.mp4 --gpu GPU0 --bfm_dir $(DEMO_DIR)/bfm_models \
+	  --weights_dir $(DEMO_DIR)/weights
 
 demo-clip: demo-tools sample
 	python3 tests/demo.py --model $(DEMO_MODEL) --dir $(DEMO_DIR) --clip-only
