@@ -131,25 +131,47 @@ native-env: $(if $(filter local,$(LINE)),wheels) ## lay out MODEL's environment 
 	@[ -n "$(MODEL)" ] || { echo "error: MODEL is not set -- fix: make native-env MODEL=ernerf|gaussiantalker|geneface PREFIX=dir" >&2; exit 2; }
 	tools/native-env.sh "$(MODEL)" "$(LINE)" "$(or $(PREFIX),native/$(MODEL))"
 
-demo: venv media-tools sample ## train and infer on a generated clip, upstream replaced by the test doubles (no GPU, no network)
-	$(PYTHON) tests/demo.py --model $(DEMO_MODEL) --dir $(DEMO_DIR)
+# The demo takes the user's path (bin/run_<model>.sh, the local image) and never the dev venv: python3, docker,
+# espeak-ng and the one image it runs; the sample clip has its own small venv.
+demo: demo-tools sample demo-image ## train and infer on the sample clip through bin/run_<model>.sh and the local image (test doubles: no GPU)
+	python3 tests/demo.py --model $(DEMO_MODEL) --dir $(DEMO_DIR)
+
+demo-tools: ## make sure ffmpeg and espeak-ng (the sample clip and the demo's speech) are installed, as root from Debian
+	@command -v ffmpeg >/dev/null && command -v espeak-ng >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg espeak-ng >/dev/null; \
+	  else echo "error: ffmpeg or espeak-ng is missing -- fix: apt-get install ffmpeg espeak-ng" >&2; exit 1; fi; }
+
+# Only what the demo runs: the base, the wheelhouse and DEMO_MODEL's local image (BuildKit's cache makes it quick
+# when nothing changed).
+demo-image: wheels base-local
+	$(MAKE) --no-print-directory build-$(DEMO_MODEL) LINE=local
 
 dry-run-%: ## print the docker command and in-container plan of `train` for one model (TEST_MODE=1)
-	@[ -f $(DEMO_DIR)/input/clip.mp4 ] || $(MAKE) --no-print-directory demo-clip
-	TEST_MODE=1 ./bin/run_$*.sh train --video_path $(DEMO_DIR)/input/clip.mp4 --gpu GPU0 --bfm_dir $(DEMO_DIR)/bfm_models
+	@[ -f $(DEMO_DIR)/input/clip.mp4 ] && [ -f $(DEMO_DIR)/weights/STAND-INS.txt ] || $(MAKE) --no-print-directory demo-clip
+	TEST_MODE=1 ./bin/run_$*.sh train --video_path $(DEMO_DIR)/input/clip.mp4 --gpu GPU0 --bfm_dir $(DEMO_DIR)/bfm_models \
+	  --weights_dir $(DEMO_DIR)/weights
 
-demo-clip: venv media-tools sample
-	$(PYTHON) tests/demo.py --model $(DEMO_MODEL) --dir $(DEMO_DIR) --clip-only
+demo-clip: demo-tools sample
+	python3 tests/demo.py --model $(DEMO_MODEL) --dir $(DEMO_DIR) --clip-only
 
 sample: samples/sample.mp4 ## write the bundled sample clip samples/sample.mp4 (deterministic)
 
+# The sample's own venv: numpy, OpenCV and scikit-image (tools/sample-requirements.txt), not the dev venv's torch.
+SAMPLE_VENV ?= .venv-sample
+$(SAMPLE_VENV)/.installed: tools/sample-requirements.txt
+	python3 -m venv $(SAMPLE_VENV)
+	$(SAMPLE_VENV)/bin/pip install --quiet --disable-pip-version-check $(if $(wildcard .wheels/*.whl),--find-links .wheels) \
+	  -r tools/sample-requirements.txt
+	touch $@
+
 # Order-only (after |): the always-run checks must not make the clip look out of date; only its generator does.
-samples/sample.mp4: talkingface/sample_clip.py | venv media-tools
-	$(PYTHON) -m talkingface.sample_clip --out $@
+samples/sample.mp4: talkingface/sample_clip.py | $(SAMPLE_VENV)/.installed demo-tools
+	$(SAMPLE_VENV)/bin/python -m talkingface.sample_clip --out $@
 
 .PHONY: sample
 
-clean: ## remove .venv and the demo workspace (never your own workspaces)
-	rm -rf $(VENV) workspace/demo-*
+clean: ## remove .venv, .venv-sample and the demo workspace (never your own workspaces)
+	rm -rf $(VENV) $(SAMPLE_VENV) workspace/demo-*
 
-.PHONY: help venv media-tools slurm-tools test lint web build-web doctor weights verify-weights stand-in-weights eval-weights native-env build build-local $(addprefix build-,$(IMAGES)) wheels base-local bundle save load verify-bundle lock demo demo-clip clean
+.PHONY: help venv media-tools slurm-tools test lint web build-web doctor weights verify-weights stand-in-weights eval-weights native-env build build-local $(addprefix build-,$(IMAGES)) wheels base-local bundle save load verify-bundle lock demo demo-clip demo-tools demo-image clean

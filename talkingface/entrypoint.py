@@ -12,7 +12,7 @@ from typing import List, Optional
 
 from .adapters import get_adapter
 from .cli_args import Roots, parse, preflight, resolve
-from .errors import TalkingfaceError
+from .errors import TalkingfaceError, disk_error
 from .host_paths import to_host
 from .layout import ContainerRoots
 from .plans import audio_stem, build_plan
@@ -64,8 +64,15 @@ def run(argv: List[str]) -> int:
         from_step=req.from_step,
         heartbeat_s=float(os.environ.get("TALKINGFACE_HEARTBEAT", "60")),
     )
-    with task_lock(req.paths.workspace, req.task, req.verb):
-        Runner(options).run(plan)
+    try:
+        with task_lock(req.paths.workspace, req.task, req.verb):
+            Runner(options).run(plan)
+    except OSError as exc:
+        # A workspace that is read-only, not ours or full fails the runner's own writes (lock, logs, markers).
+        mapped = disk_error(exc, req.paths.workspace)
+        if mapped is None:
+            raise
+        raise mapped from None
     if req.verb == "infer":
         result = os.path.join(req.paths.results_dir, audio_stem(req) + ".mp4")
         print(f"[talkingface] result: {to_host(result)}")

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Dict, List, Optional, Sequence, TextIO, Tuple
 
-from .errors import TalkingfaceError
+from .atomic import replacing
+from .errors import DISK_ERROR_WORDS, TalkingfaceError, disk_error
 from .host_paths import active, to_host
 from .plan import Plan, Step
 from .progress import PlanProgress, clock
@@ -71,10 +72,8 @@ class ContentHashes:
     def save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.known), encoding="utf-8")
-        os.replace(tmp, self.path)
+        with replacing(self.path) as tmp:
+            tmp.write_text(json.dumps(self.known), encoding="utf-8")
 
 
 def fingerprint(item: Step, *, forced: bool = False, hashes: Optional[ContentHashes] = None) -> str:
@@ -220,8 +219,21 @@ class RunOptions:
 RERUN = "run the same command again: finished steps are skipped"
 
 
-def step_failed(item: Step, code: int, log_path: Path, shown: StepOutput) -> TalkingfaceError:
+def step_failed(
+    item: Step, code: int, log_path: Path, shown: StepOutput, log_lost: Optional[OSError] = None
+) -> TalkingfaceError:
     """One line: what failed and why, where its log is, and what to do."""
+    if log_lost is not None:
+        log_path = Path(f"{log_path} (incomplete: {log_lost.strerror})")
+    for words, code_ in DISK_ERROR_WORDS.items():
+        # A step killed by a full or read-only disk: its traceback's last line says so, and the fix is the disk's.
+        if words in shown.last_line:
+            mapped = disk_error(OSError(code_, words), str(log_path.parent))
+            return TalkingfaceError(
+                f"step {item.id} ({item.title}) failed: {shown.last_line}; its log is {log_path}",
+                fix=mapped.fix if mapped else f"read the log, fix the cause, and {RERUN}",
+                exit_code=1,
+            )
     own = shown.error()
     if own is not None:
         problem, fix = own
@@ -333,9 +345,10 @@ class Runner:
         self._write_record(self.started_path(item), {"fingerprint": print_, "id": item.id})
         before = snapshot(item.outputs)
         began = time.monotonic()
-        with open(log_path, "ab") as log:
+        # Unbuffered, so a full disk fails the write that hit it (caught below) and never the close.
+        log_lost: Optional[OSError] = None
+        with open(log_path, "ab", buffering=0) as log:
             log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} cwd={item.cwd} argv={argv}\n".encode())
-            log.flush()
             try:
                 child = subprocess.Popen(
                     argv,
@@ -358,7 +371,13 @@ class Runner:
             try:
                 stream = child.stdout
                 for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[union-attr]
-                    log.write(chunk)
+                    if log_lost is None:
+                        try:
+                            log.write(chunk)
+                        except OSError as exc:
+                            # The disk filled up under the step: the terminal still shows its output, and the
+                            # step's own failure (or the marker's write) reports the disk.
+                            log_lost = exc
                     shown.feed(chunk)
                 code = child.wait()
             except BaseException:
@@ -370,7 +389,7 @@ class Runner:
                 shown.close(failed=child.returncode != 0)
         elapsed = time.monotonic() - began
         if code != 0:
-            raise step_failed(item, code, log_path, shown)
+            raise step_failed(item, code, log_path, shown, log_lost)
         # A resumed step may find every output already written by the attempt that was killed.
         missing = [p for p in item.outputs if not glob.glob(p)] if resume else unwritten(item.outputs, before)
         if missing:
@@ -386,10 +405,8 @@ class Runner:
         return elapsed
 
     def _write_record(self, path: Path, record: Dict[str, object]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            tmp.write_text(json.dumps(record), encoding="utf-8")
 
     def _heartbeat(self, item: Step, began: float, progress: PlanProgress, stop: threading.Event) -> None:
         while not stop.wait(self.options.heartbeat_s):

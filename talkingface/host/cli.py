@@ -31,6 +31,7 @@ from .apptainer import ApptainerRun, apptainer_for
 from .docker import DockerRun, Mount, clear_the_way, workspace_tag
 from .native import NativeEnv, NativeRun, check_paths, default_prefix, execute, native_run
 from .slurm_backend import submit_to_slurm
+from .writable import check_writable
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_LINE = "local"
@@ -348,8 +349,8 @@ def launch(
             fix="build it from a bundle's image as docs/offline.md shows (apptainer build "
             "X.sif docker-archive:X.tar), or pass --sif PATH",
         )
-    for folder in {workspace, req.paths.data_dir, req.paths.model_dir}:
-        os.makedirs(folder, exist_ok=True)
+    for folder in sorted({workspace, req.paths.data_dir, req.paths.model_dir}):
+        check_writable(folder)
     if isinstance(runner, NativeRun):
         return execute(runner)
     if isinstance(runner, DockerRun):

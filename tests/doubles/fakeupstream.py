@@ -11,7 +11,10 @@ Environment knobs (read by every double):
 - ``FAKE_UPSTREAM_FAIL``: comma-separated ``<script>[#<task>]:<mode>`` entries.
   ``<script>`` is the path relative to the double's tree root, ``mode`` is
   ``exit`` (fail loudly, exit 1) or ``silent`` (exit 0, write nothing) -- the
-  second is the upstream habit the entrypoints must catch.
+  second is the upstream habit the entrypoints must catch. ``fill`` writes
+  ``<workspace>/.fake-upstream-ballast`` until the disk is full, then dies of
+  the OSError as upstream's checkpoint writes would (the test frees the disk
+  by removing that file).
 """
 
 from __future__ import annotations
@@ -56,6 +59,11 @@ def start(script_file: str, depth: int, argv: Sequence[str], task: Optional[obje
         name, _, want_task = target.partition("#")
         if name != rel or (want_task and str(task) != want_task):
             continue
+        if mode == "fill":
+            ballast = os.path.join(os.environ.get("TALKINGFACE_WORKSPACE", "/workspace"), ".fake-upstream-ballast")
+            with open(ballast, "ab", buffering=0) as fh:
+                while True:
+                    fh.write(b"\0" * (1 << 20))  # ends in OSError ENOSPC: the traceback is the point
         if mode == "silent":
             print(f"[double] {rel}: pretending success without writing outputs")
             sys.exit(0)
