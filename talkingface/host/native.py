@@ -32,8 +32,10 @@ def default_prefix(model: str) -> str:
     return os.path.abspath(os.environ.get("TALKINGFACE_NATIVE_ENV") or REPO / "native" / model)
 
 
-def build_fix(model: str, prefix: str, line: str = "LINE") -> str:
-    return f"build it with: make native-env MODEL={model} LINE={line} PREFIX={shlex.quote(prefix)}"
+def build_fix(model: str, prefix: str, line: Optional[str] = None) -> str:
+    command = f"make native-env MODEL={model} LINE={line or 'cu118'} PREFIX={shlex.quote(prefix)}"
+    # With no line known, cu118 runs every GPU the images support from sm_70 up; local (the doubles) needs none.
+    return f"build it with: {command}" + ("" if line else " (or LINE=local)")
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ def test_a_missing_environment_is_one_line_naming_make_native_env(tmp_path: Path
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert f"no native environment at {tmp_path / 'nowhere'}" in done.stderr
-    assert f"make native-env MODEL=geneface LINE=LINE PREFIX={tmp_path / 'nowhere'}" in done.stderr
+    assert f"make native-env MODEL=geneface LINE=cu118 PREFIX={tmp_path / 'nowhere'} (or LINE=local)" in done.stderr
     # A dry run still shows the command and plan, then names the missing environment and fails.
     dry = user.run("check", "--video_path", str(user.video), dry=True, check=False)
     assert dry.returncode == 2 and "talkingface-entrypoint check" in dry.stdout

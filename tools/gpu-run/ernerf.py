@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import weights  # noqa: E402
-from gpurun import REPO, TASK, Model, Run, main  # noqa: E402
+from gpurun import AD_NERF_OUTPUTS, REPO, TASK, Model, Run, deepspeech_stand_in, doubles_on_path, main, tracker_fallback  # noqa: E402
 from gpurun import replace_with_double as replace  # noqa: E402
 
 DOUBLES = REPO / "tests" / "doubles"
@@ -23,24 +23,14 @@ def write_weights(run: Run) -> None:
     weights.tracking_helpers(run, run.weights / "ernerf" / "data_utils" / "face_tracking" / "3DMM", run.helpers)
     weights.lpips_and_fan(run)
     weights.basel_face_model(run)
-    weights.placeholder(
-        run,
-        "cache/tensorflow/models/deepspeech-0_1_0-b90017e8.pb",
-        "DeepSpeech 0.1.0's graph can't be had here; the extractor that reads it is a stand-in too",
-    )
+    weights.deepspeech_graph(run)
 
 
 def install_stand_ins(run: Run) -> None:
     # The doubles' modules, which the replaced files import.
     shutil.copy(DOUBLES / "ernerf" / "_ernerf_double.py", run.upstream / "_ernerf_double.py")
-    # On PYTHONPATH in every native environment; only the local line's comes with the folder.
-    (run.upstream.parent / "lib").mkdir(parents=True, exist_ok=True)
-    shutil.copy(DOUBLES / "fakeupstream.py", run.upstream.parent / "lib" / "fakeupstream.py")
-    replace(
-        run,
-        "data_utils/deepspeech_features/extract_ds_features.py",
-        "no TensorFlow for Python 3.12 within the carry limit and no DeepSpeech graph: features of the right shape",
-    )
+    doubles_on_path(run)
+    deepspeech_stand_in(run)
     # Random BiSeNet weights give random classes, which leave task 5 no background to sample: the real network
     # runs once on the frames (below), and the dataset gets the doubles' parsing, as the first device run did.
     prove_face_parsing(run)
@@ -66,14 +56,6 @@ def prove_face_parsing(run: Run) -> None:
         run.real(f"face parsing: upstream's BiSeNet with random weights wrote {written} maps (not used for training)")
 
 
-def tracker_fallback(run: Run) -> None:
-    replace(
-        run,
-        "data_utils/face_tracking/face_tracker.py",
-        "the real face tracker failed on this machine (its log is in the record); the doubles' tracker stands in",
-    )
-
-
 def infer_runs(run: Run):
     speech = run.input / "speech.wav"
     # The second run renders from the features the first one extracted, as ER-NeRF's own container allowed.
@@ -95,17 +77,7 @@ MODEL = Model(
     infer_runs=infer_runs,
     iterations={"head": ITERATIONS, "lips": ITERATIONS // 4, "torso": 2 * ITERATIONS},
     fallbacks={"process-task8": tracker_fallback},
-    upstream_outputs=(
-        "aud.npy",
-        "aud_ds.npy",
-        "parsing",
-        "bc.jpg",
-        "gt_imgs",
-        "torso_imgs",
-        "track_params.pt",
-        "transforms_train.json",
-        "transforms_val.json",
-    ),
+    upstream_outputs=AD_NERF_OUTPUTS,
 )
 
 if __name__ == "__main__":

@@ -10,7 +10,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import weights  # noqa: E402
-from gpurun import REPO, Model, Run, main, replace_with_double, stub_module  # noqa: E402
+from gpurun import (  # noqa: E402
+    AD_NERF_OUTPUTS,
+    REPO,
+    Model,
+    Run,
+    deepspeech_stand_in,
+    doubles_on_path,
+    main,
+    replace_with_double,
+    stub_module,
+    tracker_fallback,
+)
 
 DOUBLES = REPO / "tests" / "doubles"
 ITERATIONS = 500  # fine; our adapter scales the coarse stage to 500 too (upstream: 7999 coarse, 10000 fine)
@@ -43,22 +54,12 @@ def write_weights(run: Run) -> None:
     # Its tree commits AD-NeRF's helpers; exp_info.npy (over the snapshot's size limit) is written into the tree.
     weights.tracking_helpers(run, run.upstream / "data_utils" / "face_tracking" / "3DMM", run.helpers)
     weights.basel_face_model(run)
-    weights.placeholder(
-        run,
-        "cache/tensorflow/models/deepspeech-0_1_0-b90017e8.pb",
-        "DeepSpeech 0.1.0's graph can't be had here; the extractor that reads it is a stand-in too",
-    )
+    weights.deepspeech_graph(run)
 
 
 def install_stand_ins(run: Run) -> None:
-    # On PYTHONPATH in every native environment; only the local line's comes with the folder.
-    (run.upstream.parent / "lib").mkdir(parents=True, exist_ok=True)
-    shutil.copy(DOUBLES / "fakeupstream.py", run.upstream.parent / "lib" / "fakeupstream.py")
-    replace_with_double(
-        run,
-        "data_utils/deepspeech_features/extract_ds_features.py",
-        "no TensorFlow for Python 3.12 within the carry limit and no DeepSpeech graph: features of the right shape",
-    )
+    doubles_on_path(run)
+    deepspeech_stand_in(run)
     # Random BiSeNet weights give random classes; the dataset gets the doubles' parsing maps (as for ER-NeRF).
     shutil.copy(DOUBLES / "ernerf" / "_ernerf_double.py", run.upstream / "_ernerf_double.py")
     replace_with_double(
@@ -72,14 +73,6 @@ def install_stand_ins(run: Run) -> None:
     stub_module(run, "wandb", "", "imported by train.py, called only with --use_wandb")
 
 
-def tracker_fallback(run: Run) -> None:
-    replace_with_double(
-        run,
-        "data_utils/face_tracking/face_tracker.py",
-        "the real face tracker failed on this machine (its log is in the record); the doubles' tracker stands in",
-    )
-
-
 MODEL = Model(
     name="gaussiantalker",
     first_upstream_step="process-task2",
@@ -91,8 +84,7 @@ MODEL = Model(
     infer_runs=lambda run: [("wav", run.input / "speech.wav")],
     iterations={"coarse+fine": 2 * ITERATIONS},
     fallbacks={"process-task8": tracker_fallback},
-    upstream_outputs=("aud.npy", "aud_ds.npy", "parsing", "bc.jpg", "gt_imgs", "torso_imgs", "track_params.pt",
-                      "transforms_train.json", "transforms_val.json"),
+    upstream_outputs=AD_NERF_OUTPUTS,
 )  # fmt: skip
 
 if __name__ == "__main__":

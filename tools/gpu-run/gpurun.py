@@ -168,6 +168,35 @@ def replace_with_double(run: Run, relative: str, why: str, *, double: Optional[P
     run.stand_in(relative, why)
 
 
+# What upstream's tasks 2-9 write into an AD-NeRF-lineage dataset (ER-NeRF, GaussianTalker): left out of the pack.
+AD_NERF_OUTPUTS = ("aud.npy", "aud_ds.npy", "parsing", "bc.jpg", "gt_imgs", "torso_imgs", "track_params.pt",
+                   "transforms_train.json", "transforms_val.json")  # fmt: skip
+
+
+def doubles_on_path(run: Run) -> None:
+    """fakeupstream.py, which every double imports, on the native environment's PYTHONPATH (opt/upstream/lib);
+    only the local line's environment comes with that folder."""
+    lib = run.upstream.parent / "lib"
+    lib.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "tests" / "doubles" / "fakeupstream.py", lib / "fakeupstream.py")
+
+
+def deepspeech_stand_in(run: Run) -> None:
+    replace_with_double(
+        run,
+        "data_utils/deepspeech_features/extract_ds_features.py",
+        "no TensorFlow for Python 3.12 within the carry limit and no DeepSpeech graph: features of the right shape",
+    )
+
+
+def tracker_fallback(run: Run) -> None:
+    replace_with_double(
+        run,
+        "data_utils/face_tracking/face_tracker.py",
+        "the real face tracker failed on this machine (its log is in the record); the doubles' tracker stands in",
+    )
+
+
 def stub_module(run: Run, name: str, body: str, why: str) -> None:
     """A package upstream imports but never calls on this path, where no wheel fits: a named stub on PYTHONPATH."""
     package = run.env / "opt" / "upstream" / "lib" / name
