@@ -5,7 +5,8 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-MODELS := ernerf gaussiantalker geneface
+# The models are the adapters' (talkingface/adapters): adding one adds its targets here.
+MODELS := $(shell python3 -c 'from talkingface.adapters import ADAPTERS; print(*ADAPTERS)')
 # Every image: one per model, plus the evaluation image.
 IMAGES := $(MODELS) eval
 LINE ?= cu113
@@ -16,6 +17,13 @@ DIST ?= dist/$(LINE)
 BUNDLE ?= $(DIST)
 # Tests pack weights they wrote, listed in their own manifest.
 WEIGHTS_MANIFEST ?= talkingface/weights_manifest.json
+# cu130 only: ARCHS=9.0 builds one architecture (the default is every one CUDA 13 compiles for); UPSTREAM_ARCHIVES=DIR
+# takes upstream from git archives of the pinned commits (<commit>.tar) instead of GitHub, for a site that reaches
+# only PyPI and Debian. The builds bind-mount .upstream-archives (so it must exist, even empty) and .wheels-cu130.
+ARCHS ?=
+UPSTREAM_ARCHIVES ?=
+cu130_args = $(if $(filter cu130,$(LINE)),$(if $(ARCHS),--build-arg ARCHS="$(ARCHS)") \
+  $(if $(UPSTREAM_ARCHIVES),--build-arg UPSTREAM_ARCHIVES=/archives))
 pin = $(shell python3 -c 'import json; print(json.load(open("talkingface/upstream.json"))["$(1)"]["commit"])')
 DEMO_MODEL ?= gaussiantalker
 DEMO_DIR ?= workspace/demo-$(DEMO_MODEL)
@@ -63,21 +71,41 @@ lint: venv ## ruff, shellcheck and hadolint only
 doctor: ## check this machine: docker, NVIDIA runtime, GPUs and which CUDA line each can run, disk, BFM, weights, images
 	./bin/doctor.sh $(if $(filter file,$(origin LINE)),,--line $(LINE))
 
-build: $(addprefix build-,$(IMAGES)) ## build every image of LINE (cu113, cu118 need internet; local)
+# The images that have LINE's builder stage (the local line builds every image): a model new to the tree may not have
+# every CUDA line yet, and build, lock, wheels and bundle then take what exists.
+line_images = $(if $(filter local,$(1)),$(IMAGES),$(filter $(IMAGES),$(patsubst images/%/Dockerfile,%,$(shell grep -l 'AS builder-$(1)$$' images/*/Dockerfile))))
+LINE_IMAGES := $(call line_images,$(LINE))
+
+build: $(addprefix build-,$(LINE_IMAGES)) ## build every image of LINE (cu113, cu118 need internet; cu130 PyPI and Debian only; local)
+	@[ -n "$(LINE_IMAGES)" ] || { echo "error: no image has a $(LINE) line -- fix: LINE=cu113, cu118, cu130 or local" >&2; exit 2; }
+	@skipped="$(filter-out $(LINE_IMAGES),$(IMAGES))"; [ -z "$$skipped" ] || echo "note: not built, no $(LINE) stage in their Dockerfile: $$skipped"
 
 build-local: wheels base-local ## build the local line (Debian base, test doubles, no CUDA) and the web image: what CI builds
 	$(MAKE) --no-print-directory build LINE=local
 	$(MAKE) --no-print-directory build-web LINE=local
 
 # The local line's model images install from the wheelhouse (their builds can't reach PyPI).
-$(addprefix build-,$(MODELS)): build-%: $(if $(filter local,$(LINE)),wheels) ## build one image: make build-ernerf LINE=cu118
+$(addprefix build-,$(MODELS)): build-%: $(if $(filter local,$(LINE)),wheels) $(if $(filter cu130,$(LINE)),cu130-inputs) ## build one image: make build-ernerf LINE=cu118
 	tools/docker-build.sh -f images/$*/Dockerfile --build-arg LINE=$(LINE) --build-arg LOCAL_BASE=$(LOCAL_BASE) \
 	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg UPSTREAM_COMMIT=$(call pin,$*) \
-	  -t talkingface/$*:$(VERSION)-$(LINE) .
+	  $(cu130_args) -t talkingface/$*:$(VERSION)-$(LINE) .
 
-build-eval: ## build the evaluation image: make build-eval LINE=cu118
+build-eval: $(if $(filter cu130,$(LINE)),cu130-inputs) ## build the evaluation image: make build-eval LINE=cu118
 	tools/docker-build.sh -f images/eval/Dockerfile --build-arg LINE=$(LINE) --build-arg LOCAL_BASE=$(LOCAL_BASE) \
-	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t talkingface/eval:$(VERSION)-$(LINE) .
+	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) $(cu130_args) -t talkingface/eval:$(VERSION)-$(LINE) .
+
+# What a cu130 build reads from the host: the archives folder (checked first, before minutes of base and wheelhouse),
+# the Debian base and the wheelhouse of its locks.
+cu130-inputs: cu130-archives base-local wheels-cu130
+
+cu130-archives:
+	@mkdir -p .upstream-archives
+	@if [ -n "$(UPSTREAM_ARCHIVES)" ] && [ "$$(realpath "$(UPSTREAM_ARCHIVES)")" != "$$(realpath .upstream-archives)" ]; then \
+	  [ -d "$(UPSTREAM_ARCHIVES)" ] || { echo "error: UPSTREAM_ARCHIVES=$(UPSTREAM_ARCHIVES) is no folder -- fix: a folder of <commit>.tar from git archive" >&2; exit 2; }; \
+	  cp -u "$(UPSTREAM_ARCHIVES)"/*.tar* .upstream-archives/; fi
+
+wheels-cu130: ## fetch every cu130 lock's files (torch, CUDA 13 wheels, sdists; images/*/cu130.lock) into .wheels-cu130
+	for m in $(call line_images,cu130); do tools/fetch-wheels.sh images/$$m/cu130.lock .wheels-cu130; done
 
 wheels: ## fetch the local line's pinned wheels (images/common/local-wheels.txt, images/web/local-wheels.txt) into .wheels; offline once there
 	tools/fetch-wheels.sh images/common/local-wheels.txt .wheels
@@ -86,7 +114,10 @@ wheels: ## fetch the local line's pinned wheels (images/common/local-wheels.txt,
 # The studio on the host: its jobs are bin/run_<model>.sh commands (flags: python -m talkingface.web --help).
 WEB_ARGS ?=
 web: venv media-tools ## the web studio on http://127.0.0.1:5001 with its TTS service on :5003 (docs/web.md); flags in WEB_ARGS
-	@$(PYTHON) -m talkingface.tts & tts=$$!; trap 'kill $$tts 2>/dev/null' EXIT; $(PYTHON) -m talkingface.web $(WEB_ARGS)
+# The venv's bin goes first on PATH: its piper (piper-tts, a dev pin) speaks the Piper voices in WEIGHTS/tts/piper.
+	@export PATH="$(abspath $(VENV))/bin:$$PATH"; \
+	  $(PYTHON) -m talkingface.tts --weights "$(or $(WEIGHTS),weights)" & tts=$$!; trap 'kill $$tts 2>/dev/null' EXIT; \
+	  $(PYTHON) -m talkingface.web $(WEB_ARGS)
 
 build-web: $(if $(filter local,$(LINE)),wheels) ## build the web studio's image (studio and TTS service): make build-web LINE=local
 	tools/docker-build.sh -f images/web/Dockerfile --build-arg LINE=$(LINE) --build-arg LOCAL_BASE=$(LOCAL_BASE) \
@@ -97,7 +128,7 @@ base-local: ## the local line's base image, bootstrapped from Debian packages (n
 
 # One bundle format for both: make save is make bundle without the weights.
 bundle_make = python3 -m talkingface.bundle make --out "$(BUNDLE)" --revision $(REVISION) \
-  $(foreach m,$(IMAGES),--image talkingface/$(m):$(VERSION)-$(LINE))
+  $(foreach m,$(LINE_IMAGES),--image talkingface/$(m):$(VERSION)-$(LINE))
 
 bundle: ## write the offline bundle BUNDLE (default dist/LINE): LINE's images, WEIGHTS, SHA256SUMS, bundle.json
 	$(bundle_make) --weights "$(or $(WEIGHTS),weights)" --manifest "$(WEIGHTS_MANIFEST)" $(if $(WEIGHTS_FOR),--weights-for $(WEIGHTS_FOR))
@@ -123,12 +154,19 @@ stand-in-weights: ## STAND-IN (placeholder) weights into WEIGHTS for the local l
 eval-weights: ## fetch and verify the evaluation's files (NIQE model, LPIPS heads, network weights) into WEIGHTS
 	python3 -m talkingface.weights fetch --dir $(or $(WEIGHTS),weights) --image eval
 
-lock: venv ## regenerate images/*/cu113.lock and cu118.lock from requirements.txt (needs PyPI)
-	for m in $(IMAGES); do for l in cu113 cu118; do $(PYTHON) tools/lock_requirements.py images/$$m $$l; done; done
+lock: venv ## regenerate images/*/cu113.lock, cu118.lock and cu130.lock from requirements.txt (needs PyPI)
+	for m in $(IMAGES); do for l in cu113 cu118 cu130; do \
+	  grep -q "AS builder-$$l\$$" images/$$m/Dockerfile || continue; $(PYTHON) tools/lock_requirements.py images/$$m $$l; done; done
+
+# The wheels the cu130 model images compiled (their extensions and pytorch3d, kept in /opt/ext-wheels) for a machine
+# with the same torch and Python but no Docker, e.g. the GPU that value-checks them (tools/gpu-run/ext_check.py).
+export-wheels: ## copy LINE's compiled extension wheels + pytorch3d out of its built model images into OUT (default dist/LINE/ext-wheels)
+	@[ "$(LINE)" = cu130 ] || { echo "error: only the cu130 images keep their compiled wheels -- fix: make export-wheels LINE=cu130" >&2; exit 2; }
+	tools/export-wheels.sh "$(or $(OUT),$(DIST)/ext-wheels)" $(foreach m,$(filter $(MODELS),$(LINE_IMAGES)),talkingface/$(m):$(VERSION)-$(LINE))
 
 # One recipe for both: the image's build scripts, run outside Docker (tools/native-env.sh says which settings apply).
 native-env: $(if $(filter local,$(LINE)),wheels) ## lay out MODEL's environment with no container: make native-env MODEL=ernerf LINE=cu118 PREFIX=dir
-	@[ -n "$(MODEL)" ] || { echo "error: MODEL is not set -- fix: make native-env MODEL=ernerf|gaussiantalker|geneface PREFIX=dir" >&2; exit 2; }
+	@[ -n "$(MODEL)" ] || { echo "error: MODEL is not set -- fix: make native-env MODEL=$(subst $(eval) ,|,$(MODELS)) PREFIX=dir" >&2; exit 2; }
 	tools/native-env.sh "$(MODEL)" "$(LINE)" "$(or $(PREFIX),native/$(MODEL))"
 
 # The demo takes the user's path (bin/run_<model>.sh, the local image) and never the dev venv: python3, docker,
@@ -166,12 +204,12 @@ $(SAMPLE_VENV)/.installed: tools/sample-requirements.txt
 	touch $@
 
 # Order-only (after |): the always-run checks must not make the clip look out of date; only its generator does.
-samples/sample.mp4: talkingface/sample_clip.py | $(SAMPLE_VENV)/.installed demo-tools
-	$(SAMPLE_VENV)/bin/python -m talkingface.sample_clip --out $@
+samples/sample.mp4: talkingface/demo/sample_clip.py | $(SAMPLE_VENV)/.installed demo-tools
+	$(SAMPLE_VENV)/bin/python -m talkingface.demo.sample_clip --out $@
 
 .PHONY: sample
 
 clean: ## remove .venv, .venv-sample and the demo workspace (never your own workspaces)
 	rm -rf $(VENV) $(SAMPLE_VENV) workspace/demo-*
 
-.PHONY: help venv media-tools slurm-tools test lint web build-web doctor weights verify-weights stand-in-weights eval-weights native-env build build-local $(addprefix build-,$(IMAGES)) wheels base-local bundle save load verify-bundle lock demo demo-clip demo-tools demo-image clean
+.PHONY: cu130-inputs cu130-archives wheels-cu130 export-wheels help venv media-tools slurm-tools test lint web build-web doctor weights verify-weights stand-in-weights eval-weights native-env build build-local $(addprefix build-,$(IMAGES)) wheels base-local bundle save load verify-bundle lock demo demo-clip demo-tools demo-image clean

@@ -41,7 +41,7 @@ def ffmpeg(*args: str) -> None:
 
 
 def step(*args: str) -> List[str]:
-    return [sys.executable, "-m", "talkingface.steps", "paste-back", *args]
+    return [sys.executable, "-m", "talkingface.container.steps", "paste-back", *args]
 
 
 def dataset(data: Path, frames: int, width: int, height: int, size: int) -> None:
@@ -88,9 +88,9 @@ def speed(work: Path, width: int, height: int, seconds: float, env: Dict[str, st
 
 
 def seams(work: Path, env: Dict[str, str]) -> Dict[str, float]:
-    from talkingface.paste import read_crop_boxes, seam
+    from talkingface.container.paste import read_crop_boxes, seam
+    from talkingface.demo.sample_clip import generate
     from talkingface.prep.decode import batches
-    from talkingface.sample_clip import generate
 
     folder = work / "seam"
     shutil.rmtree(folder, ignore_errors=True)
@@ -101,7 +101,16 @@ def seams(work: Path, env: Dict[str, str]) -> Dict[str, float]:
            "-c:a", "copy", str(video))  # fmt: skip
     data = folder / "data"
     subprocess.run(
-        [sys.executable, "-m", "talkingface.steps", "check-input", "--src", str(video), "--out_dir", str(data)],
+        [
+            sys.executable,
+            "-m",
+            "talkingface.container.steps",
+            "check-input",
+            "--src",
+            str(video),
+            "--out_dir",
+            str(data),
+        ],
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,

@@ -48,7 +48,7 @@ for path in sorted(glob.glob(os.path.join(folder, "*.jpg"))):
 
 
 def ours(clip: Path, data: Path, env: Dict[str, str]) -> Dict[str, Dict[str, float]]:
-    py = [sys.executable, "-m", "talkingface.steps"]
+    py = [sys.executable, "-m", "talkingface.container.steps"]
     video, track = data / "clip.mp4", data / "face_track.npz"
     steps = {
         "check-input": [*py, "check-input", "--src", str(clip), "--out_dir", str(data), "--needs_audio"],
@@ -87,7 +87,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    from talkingface.sample_clip import generate
+    from talkingface.demo.sample_clip import generate
 
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)

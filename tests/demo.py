@@ -19,6 +19,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "sample.mp4"
+
+
+def trainable_models() -> list:
+    """The demo trains, then infers: the adapters that train (the package needs only the standard library)."""
+    sys.path.insert(0, str(REPO))
+    from talkingface.adapters import ADAPTERS
+
+    return [name for name, adapter in ADAPTERS.items() if adapter.trainable]
+
+
 DRIVING_TEXT = "This is talking face, driving a model of a face with speech it has never heard."
 # Only the doubles read it (the convert-bfm step of the local line); the real models need the real file.
 BFM_PLACEHOLDER = b"MATLAB 5.0 MAT-file placeholder: talkingface's demo, not the Basel Face Model\n"
@@ -53,7 +63,7 @@ def make_inputs(root: Path, clip: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="gaussiantalker", choices=["ernerf", "gaussiantalker", "geneface"])
+    parser.add_argument("--model", default="gaussiantalker", choices=trainable_models())
     parser.add_argument("--dir", default="workspace/demo-gaussiantalker")
     parser.add_argument("--clip", type=Path, default=SAMPLE, help="training clip (default: the bundled sample)")
     parser.add_argument("--clip-only", action="store_true", help="lay out the inputs only (make dry-run-MODEL)")

@@ -45,6 +45,8 @@ def remount(folder: Path, option: str) -> None:
 
 def fill(folder: Path) -> Path:
     """A ballast file taking every free block of the file system holding ``folder``; removing it frees the disk."""
+    # Only ever a tmpfs of ours: filling the disk the tests run on would fail every test after this one.
+    assert os.path.ismount(folder), f"{folder} is not the tmpfs mounted by tmpfs(): refusing to fill its disk"
     ballast = folder / "ballast"
     with open(ballast, "wb", buffering=0) as fh:
         try:

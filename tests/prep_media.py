@@ -14,7 +14,7 @@ from typing import Tuple
 
 import numpy as np
 
-from talkingface import sample_clip as sc
+from talkingface.demo import sample_clip as sc
 
 
 def x264(*, crf: int = 20) -> Tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from talkingface.upstream import load_pins
+from talkingface.core.upstream import load_pins
 from tests.conftest import REPO
 
 

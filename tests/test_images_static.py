@@ -11,7 +11,7 @@ from typing import Dict
 import pytest
 
 from talkingface.adapters import ADAPTERS
-from talkingface.upstream import load_pins
+from talkingface.core.upstream import load_pins
 from tests.conftest import REPO
 from tests.test_lint import tool
 
@@ -94,8 +94,9 @@ class TestDockerfile:
             "-r /tmp/local-wheels.txt",
         ):
             assert flag in command, f"runtime-local's pip install lacks {flag}"
-        # Bind-mounted, never copied: the wheels must not end up in a layer.
-        assert not re.search(r"^(COPY|ADD) .*wheels", text, re.M)
+        # Bind-mounted, never copied: the host's wheelhouse must not end up in a layer (a cu130 runtime copies the
+        # extension wheels its own builder compiled, --from a stage, which is meant).
+        assert not re.search(r"^(COPY|ADD) (?!--from=).*wheels", text, re.M)
 
 
 @pytest.mark.parametrize("model", IMAGES)
@@ -121,6 +122,10 @@ class TestEveryImage:
             lock = (REPO / "images" / model / f"{line_name}.lock").read_text().splitlines()
             pins = {}
             for entry in lock:
+                sdist = re.fullmatch(r"(\S+) @ https://\S+/[^/]+-([^-/]+)\.(?:tar\.gz|zip)#sha256=[0-9a-f]{64}", entry)
+                if sdist:  # an sdist, pinned by its file and sha256 (tools/lock_requirements.py)
+                    pins[re.sub(r"[-_.]+", "-", sdist.group(1)).lower()] = sdist.group(2)
+                    continue
                 spec = entry.split("#", 1)[0].strip()
                 if spec:
                     assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[^=\s]+", spec), (
@@ -138,6 +143,18 @@ class TestEveryImage:
         assert text.count(" AS app") == 1 and "FROM runtime-${LINE} AS app" in text
         for line_name in ("cu113", "cu118", "local"):
             assert f" AS runtime-{line_name}" in text
+
+
+@pytest.mark.parametrize("image", (*IMAGES, "web"))
+def test_the_app_stage_runs_under_any_uid(image: str) -> None:
+    """The host passes its own UID, which has no passwd entry in the image: HOME must be writable and USER set, as
+    torch 2.x's import calls getpass.getuser(), which reads USER before the passwd database (the first cu130 image
+    run under a foreign UID failed with KeyError: getpwuid)."""
+    app = re.search(r"^FROM runtime-\$\{LINE\} AS app\n(.*?)(?=^FROM |\Z)", dockerfile(image), re.M | re.S)
+    assert app, f"{image}: no app stage"
+    env = dict(re.findall(r"^\s*(?:ENV )?([A-Z_]+)=(\S+?)(?: \\)?$", app.group(1), re.M))
+    assert env.get("HOME") == "/tmp" and env.get("USER"), env
+    assert re.search(r"^USER 65534:65534$", app.group(1), re.M)
 
 
 def test_hadolint() -> None:

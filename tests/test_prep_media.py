@@ -18,7 +18,7 @@ import face_recognition_models
 import numpy as np
 import pytest
 
-from talkingface import sample_clip as sc
+from talkingface.demo import sample_clip as sc
 from tests import prep_media as pm
 
 

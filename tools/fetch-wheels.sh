@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fill the local line's wheelhouse from PyPI on the host, because builds there can't reach PyPI: the model images
-# bind-mount it and install with --no-index --require-hashes.
+# Fill a line's wheelhouse from PyPI on the host, because builds there can't reach PyPI: the images bind-mount it
+# and install with --no-index --require-hashes (the local line: .wheels; cu130: .wheels-cu130, from its locks).
 # Usage: tools/fetch-wheels.sh REQUIREMENTS DIR   (REQUIREMENTS: one `name==version --hash=sha256:...` per line)
 # Wheels already in DIR whose hash is pinned are kept, so with every wheel in place this touches no network.
 set -euo pipefail
@@ -10,7 +10,8 @@ dir="${2:?usage: fetch-wheels.sh REQUIREMENTS DIR}"
 mkdir -p "${dir}"
 
 have=" "
-for wheel in "${dir}"/*.whl; do
+# sdists too: a cu130 lock pins the few packages that publish no wheel by their source archive's hash.
+for wheel in "${dir}"/*.whl "${dir}"/*.tar.gz "${dir}"/*.zip; do
   [ -e "${wheel}" ] && have+="$(sha256sum "${wheel}" | cut -d' ' -f1) "
 done
 
@@ -33,8 +34,26 @@ if [ ! -s "${missing}" ]; then
   exit 0
 fi
 echo "${dir}: fetching $(wc -l <"${missing}") of ${total} wheels of ${requirements} from PyPI"
-# The target is Debian 12's CPython 3.11 on x86_64; its glibc 2.36 takes manylinux2014 and manylinux_2_28 wheels.
-"${PYTHON:-python3}" -m pip download --quiet --disable-pip-version-check --require-hashes --only-binary=:all: \
-  --no-deps --implementation cp --python-version 3.11 --platform manylinux2014_x86_64 \
-  --platform manylinux_2_28_x86_64 -d "${dir}" -r "${missing}"
+# The target is Debian 12's CPython 3.11 on x86_64; its glibc 2.36 takes manylinux 2.5 to 2.36 wheels. The pinned
+# hash picks the file, a wheel or (where it pins one) an sdist, so binaries need not be forced.
+platforms=(--platform manylinux1_x86_64 --platform manylinux2010_x86_64 --platform manylinux2014_x86_64)
+for minor in $(seq 5 36); do platforms+=(--platform "manylinux_2_${minor}_x86_64"); done
+wheels="$(mktemp)" sdists="$(mktemp)"
+trap 'rm -f "${missing}" "${wheels}" "${sdists}"' EXIT
+grep -v '# sdist' "${missing}" >"${wheels}" || true
+grep '# sdist' "${missing}" | sed 's/ *# sdist$//' >"${sdists}" || true
+if [ -s "${wheels}" ]; then
+  "${PYTHON:-python3}" -m pip download --quiet --disable-pip-version-check --require-hashes --only-binary=:all: \
+    --no-deps --implementation cp --python-version 3.11 "${platforms[@]}" -d "${dir}" -r "${wheels}"
+fi
+# A lock's few sdists (marked "# sdist"): platform-free source archives. pip reads their metadata in an isolated
+# build environment (this call has no platform flags to constrain it), held below setuptools 82 as the images' own
+# is: 82 dropped pkg_resources, which old setup.py files (mmcv 1.6.0) import.
+if [ -s "${sdists}" ]; then
+  constraint="$(mktemp)"
+  echo 'setuptools<82' >"${constraint}"
+  PIP_CONSTRAINT="${constraint}" "${PYTHON:-python3}" -m pip download --quiet --disable-pip-version-check \
+    --require-hashes --no-binary=:all: --no-deps -d "${dir}" -r "${sdists}"
+  rm -f "${constraint}"
+fi
 echo "${dir}: ${total} wheels present and verified"

@@ -10,7 +10,9 @@ set -euo pipefail
 model="${1:?usage: native-env.sh MODEL LINE PREFIX}" line="${2:?}" prefix="${3:?}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dockerfile="${repo}/images/${model}/Dockerfile"
-[ -f "${dockerfile}" ] || { echo "error: unknown model '${model}' -- fix: use one of: ernerf gaussiantalker geneface" >&2; exit 2; }
+# The models are the adapters' (talkingface/adapters), so this names none itself.
+models() { (cd "${repo}" && python3 -c 'from talkingface.adapters import ADAPTERS; print(*ADAPTERS)'); }
+[ -f "${dockerfile}" ] || { echo "error: unknown model '${model}' -- fix: use one of: $(models)" >&2; exit 2; }
 prefix="$(python3 -c 'import os, sys; print(os.path.abspath(sys.argv[1]))' "${prefix}")"
 marker="${prefix}/talkingface-env.json"
 
@@ -50,6 +52,11 @@ else
   eval "$(python3 -c 'import json, shlex, sys; p = json.load(open(sys.argv[1]))[sys.argv[2]]; print("UPSTREAM_REPO=" + shlex.quote(p["repo"]), "UPSTREAM_COMMIT=" + shlex.quote(p["commit"]))' "${repo}/talkingface/upstream.json" "${model}")"
   export UPSTREAM_REPO UPSTREAM_COMMIT
   export LOCK="${repo}/images/${model}/${line}.lock" COMPAT="${repo}/images/${model}/compat.json" BUILD_LINE="${line}"
+  # NeRFFaceSpeech's second compat file (nvdiffrast's edits): the stage points COMPAT_NVDIFFRAST at the image's copy
+  # in /tmp, which a native build does not have.
+  if [ -f "${repo}/images/${model}/compat-nvdiffrast.json" ]; then
+    export COMPAT_NVDIFFRAST="${repo}/images/${model}/compat-nvdiffrast.json"
+  fi
   [ -z "${NATIVE_LOCK:-}" ] || LOCK="${NATIVE_LOCK}"
   "${repo}/images/${model}/build-upstream.sh"
   commit="${UPSTREAM_COMMIT}"

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Dict
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 from .base import Adapter
 from .ernerf import ErNerf
 from .gaussiantalker import GaussianTalker
 from .geneface import GeneFace
+from .nerffacespeech import NeRFFaceSpeech
 
-ADAPTERS: Dict[str, Adapter] = {adapter.name: adapter for adapter in (ErNerf(), GaussianTalker(), GeneFace())}
+ADAPTERS: Dict[str, Adapter] = {
+    adapter.name: adapter for adapter in (ErNerf(), GaussianTalker(), GeneFace(), NeRFFaceSpeech())
+}
 
 
 def get_adapter(name: str) -> Adapter:

@@ -8,11 +8,13 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..dataset_input import CROP_BOXES
-from ..errors import TalkingfaceError
-from ..layout import ContainerRoots, TaskPaths, default_paths
-from ..plan import Step, own, step
-from ..upstream import UpstreamPin, pin
+from ..core.dataset_input import CROP_BOXES
+from ..core.errors import TalkingfaceError
+from ..core.layout import ContainerRoots, TaskPaths, default_paths
+from ..core.names import safe_stem
+from ..core.plan import Step, own, step
+from ..core.upstream import UpstreamPin, pin
+from ..core.verbs import Verb
 from . import own_prep
 
 BFM_FILE = "01_MorphableModel.mat"
@@ -65,6 +67,16 @@ class Adapter(abc.ABC):
     # estimate how long an --iterations far beyond the default would train, before it starts. 0: no estimate.
     default_iterations: int = 0
     iterations_per_second: float = 0.0
+    # Person-specific models train on a video of the person, then infer. A one-shot model (trainable = False) only
+    # infers, and refuses the verbs that work on a training video or dataset, giving this reason.
+    trainable: bool = True
+    inference_only_reason: str = ""
+    # Model options that name input files, as (option, folder): the host mounts each read-only under
+    # <inputs>/<folder>/ and the preflight checks it, as it does --video_path and --audio_path.
+    input_options: Tuple[Tuple[str, str], ...] = ()
+    # The fix the mux step gives when the rendered video is much shorter than its audio: the model's own advice
+    # about what drops frames, so the shared step names no model.
+    short_render_fix: str = "the renderer dropped frames: see the render log"
 
     @property
     def pin(self) -> UpstreamPin:
@@ -81,6 +93,27 @@ class Adapter(abc.ABC):
     def option_argv(self, options: Dict[str, Any]) -> List[str]:
         """The flags that carry ``options`` into the container; the inverse of ``collect_options``."""
         return []
+
+    def refusal(self, verb: Verb) -> Optional[TalkingfaceError]:
+        """Why this model does not offer ``verb``, or None when it does."""
+        if verb.for_training and not self.trainable:
+            return TalkingfaceError(
+                f"{self.name} cannot {verb.name}: {self.inference_only_reason}",
+                fix=f"use infer (run_{self.name}.sh infer --help)",
+            )
+        return None
+
+    def default_task(self, options: Dict[str, Any]) -> Optional[str]:
+        """The task name when neither --task nor a video or dataset names one."""
+        return None
+
+    def audio_required(self, req: Any) -> bool:
+        """Whether a verb that takes audio needs it for this request (a motion video may drive a render alone)."""
+        return True
+
+    def output_stem(self, req: Any) -> str:
+        """What infer names its result, ``<results>/<stem>.mp4``: the driving audio's name."""
+        return audio_stem(req.audio)
 
     def stages_of(self, stage: Optional[str]) -> Tuple[str, ...]:
         """The stages a ``--stage`` value trains, in order; () for a model trained in one run."""
@@ -170,7 +203,7 @@ class Adapter(abc.ABC):
     def wav_step(self, req: Any, stem: str) -> Step:
         wav = posixpath.join(req.paths.audio_dir(stem), f"{stem}.wav")
         return step(
-            f"audio-{stem}-wav",
+            wav_step_id(stem),
             "convert the driving audio to 16 kHz mono wav",
             own("to-wav", "--src", req.audio, "--dst", wav),
             cwd=req.paths.workspace,
@@ -198,6 +231,7 @@ class Adapter(abc.ABC):
             outputs=(out,),
             weight=2.0,
             forced_argv=own("paste-back", *argv, "--overwrite"),
+            forced_overwrites=True,
         )
 
     def check_steps(self, req: Any) -> List[Step]:
@@ -215,11 +249,15 @@ class Adapter(abc.ABC):
             always=True,
         )
 
-    def mux_step(self, req: Any, stem: str, video_glob: str, *, exclude: str = "") -> Step:
+    def mux_step(self, req: Any, stem: str, render: Step, *, exclude: str = "") -> Step:
+        """Mux the audio into what ``render`` wrote (the newest match of its output glob, less ``exclude``)."""
         out = posixpath.join(req.paths.results_dir, f"{stem}.mp4")
-        argv = ["--video", video_glob, "--out", out]
+        argv = ["--video", rendered_glob(render), "--out", out, "--short_fix", self.short_render_fix]
+        after = [render.id]
         if not features_given(req):
             argv += ["--audio", posixpath.join(req.paths.audio_dir(stem), f"{stem}.wav")]
+            if req.audio:
+                after.append(wav_step_id(stem))
         if exclude:
             argv += ["--exclude", exclude]
         return step(
@@ -228,8 +266,14 @@ class Adapter(abc.ABC):
             own("mux", *argv),
             cwd=req.paths.workspace,
             outputs=(out,),
+            # Redone after the render or the wav ran again, rather than on their files' content: ER-NeRF and
+            # GaussianTalker render every audio of a task into one file, which another audio's render replaces
+            # while this audio's render stays done (its content would remux that other render with this audio).
+            # And the command and inputs stay as they were, so a result muxed before does not mux again.
+            after=after,
             weight=0.3,
             forced_argv=own("mux", *argv, "--overwrite"),
+            forced_overwrites=True,
         )
 
     def au_step(self, req: Any, data_dir: str) -> Step:
@@ -245,6 +289,23 @@ class Adapter(abc.ABC):
             outputs=(out,),
             weight=0.1,
         )
+
+
+def wav_step_id(stem: str) -> str:
+    """The step that converts the driving audio ``stem`` to the 16 kHz wav the features and the mux take."""
+    return f"audio-{stem}-wav"
+
+
+def rendered_glob(render: Step) -> str:
+    """What a render step writes: its one output (a glob), which the mux step reads."""
+    if len(render.outputs) != 1:
+        raise ValueError(f"render step {render.id} has {len(render.outputs)} outputs, not one")
+    return render.outputs[0]
+
+
+def audio_stem(audio: Optional[str]) -> str:
+    name = (audio or "").rsplit("/", 1)[-1]
+    return safe_stem(name.rsplit(".", 1)[0] if "." in name else name, kind="audio")
 
 
 def features_given(req: Any) -> bool:

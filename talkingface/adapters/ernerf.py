@@ -11,7 +11,7 @@ import argparse
 import posixpath
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..plan import Step, step
+from ..core.plan import Step, step
 from .base import Requirement, choice
 from .lineage import FACE_PARSING, TRACKING_HELPERS, AdNerfLineage
 
@@ -129,15 +129,14 @@ class ErNerf(AdNerfLineage):
             argv.append("--torso")
         # --test_train replays the training poses back and forth, so the video is as long as the audio.
         argv += ["--test", "--test_train", "--aud", self.features_file(req, stem)]
+        # Every audio's render is results/ngp_ep<epoch>.mp4 (and _depth.mp4): the mux takes the newest.
         rendered = posixpath.join(workspace, "results", "ngp_ep*.mp4")
-        return [
-            step(
-                f"infer-{stem}-render",
-                "render the talking head (main.py --test)",
-                argv,
-                cwd=req.upstream_root,
-                outputs=(rendered,),
-                weight=20.0,
-            ),
-            self.mux_step(req, stem, rendered, exclude="_depth"),
-        ]
+        render = step(
+            f"infer-{stem}-render",
+            "render the talking head (main.py --test)",
+            argv,
+            cwd=req.upstream_root,
+            outputs=(rendered,),
+            weight=20.0,
+        )
+        return [render, self.mux_step(req, stem, render, exclude="_depth")]

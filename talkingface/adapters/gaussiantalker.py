@@ -15,7 +15,7 @@ import re
 import zlib
 from typing import Any, Dict, List, Tuple
 
-from ..plan import Step, own, step
+from ..core.plan import Step, own, step
 from .base import FrameOrder, choice, require
 from .lineage import FACE_PARSING, AdNerfLineage
 
@@ -50,6 +50,8 @@ class GaussianTalker(AdNerfLineage):
     default_iterations = 10000  # the configs' OptimizationParams.iterations (after 7999 coarse ones)
     # Rough: users report 3 to 5 hours on an A100 or A6000 for the default config (upstream issue #58).
     iterations_per_second = 1.0
+    # Batches larger than 1 drop frames (upstream #20).
+    short_render_fix = "the renderer dropped frames: see the render log, and render with --render_batch 1"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("GaussianTalker")
@@ -201,4 +203,4 @@ class GaussianTalker(AdNerfLineage):
             outputs=(rendered,),
             weight=10.0,
         )
-        return [extend, render, self.mux_step(req, stem, rendered)]
+        return [extend, render, self.mux_step(req, stem, render)]

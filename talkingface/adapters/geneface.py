@@ -15,8 +15,8 @@ import posixpath
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..layout import ContainerRoots, TaskPaths, default_paths
-from ..plan import Step, own, step
+from ..core.layout import ContainerRoots, TaskPaths, default_paths
+from ..core.plan import Step, own, step
 from . import own_prep
 from .base import BFM_FILE, Adapter, DatasetSpec, FrameOrder, choice
 from .lineage import TASK_INPUTS
@@ -26,6 +26,8 @@ STAGES = ("head", "torso", "postnet")
 EXPERIMENTS = {"head": "lm3d_radnerf", "torso": "lm3d_radnerf_torso", "postnet": "lm3d_postnet_sync"}
 TEMPLATE = "May"
 RELEASED_POSTNET_STEPS = 4000  # scripts/infer_postnet.sh
+# egs_bases/radnerf/base.yaml: utils/commons/trainer.py saves a checkpoint only at multiples of val_check_interval.
+VAL_CHECK_INTERVAL = 2000
 # process_data.sh's order, run one at a time: its background jobs race (tasks 5 and 6 read task 4's output).
 # Tasks 1, 3 and 7 (audio, frames, landmarks) are our own steps (talkingface.adapters.own_prep).
 TASKS: Tuple[Tuple[int, str, Tuple[str, ...], float], ...] = (
@@ -201,12 +203,21 @@ class GeneFace(Adapter):
             weight=0.01,
         )
 
+    @staticmethod
+    def iteration_hparams(iterations: int) -> str:
+        """``--hparams`` for a training of ``iterations``: upstream saves only at multiples of val_check_interval,
+        so a shorter run would end with no checkpoint at all (found by the GPU run); a longer one is rounded up to
+        the next save."""
+        interval = min(iterations, VAL_CHECK_INTERVAL)
+        updates = -(-iterations // interval) * interval
+        return f"max_updates={updates},val_check_interval={interval}"
+
     def stages_of(self, stage: Optional[str]) -> Tuple[str, ...]:
         return ("head", "torso") if stage == "all" else (str(stage),)
 
     def train_steps(self, req: Any) -> List[Step]:
         chosen = self.stages_of(req.option("stage"))
-        hparams = (f"--hparams=max_updates={req.iterations}",) if req.iterations else ()
+        hparams = (f"--hparams={self.iteration_hparams(req.iterations)}",) if req.iterations else ()
         steps = [self._pretrained_links(req, "pretrained")] if "postnet" in chosen else []
         for name in chosen:
             exp = EXPERIMENTS[name]
@@ -304,6 +315,15 @@ class GeneFace(Adapter):
             )
         )
         config = f"--config=checkpoints/{req.task}/{EXPERIMENTS['torso']}/config.yaml"
+        # upstream prints "saved" even when its ffmpeg failed (#114, #214): the output check catches that.
+        render = self._py(
+            req,
+            f"infer-{stem}-render",
+            "render head and torso (lm3d_radnerf_infer.py)",
+            ("inference/nerfs/lm3d_radnerf_infer.py", config, f"--hparams={hparams}", "--infer"),
+            (video,),
+            20.0,
+        )
         return [
             step(
                 f"infer-{stem}-poses",
@@ -323,16 +343,8 @@ class GeneFace(Adapter):
                 outputs=(extended, frame_ids),
                 weight=0.2,
             ),
-            # upstream prints "saved" even when its ffmpeg failed (#114, #214): the output check catches that.
-            self._py(
-                req,
-                f"infer-{stem}-render",
-                "render head and torso (lm3d_radnerf_infer.py)",
-                ("inference/nerfs/lm3d_radnerf_infer.py", config, f"--hparams={hparams}", "--infer"),
-                (video,),
-                20.0,
-            ),
-            self.mux_step(req, stem, video),
+            render,
+            self.mux_step(req, stem, render),
         ]
 
     def dataset_spec(self) -> DatasetSpec:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Dict, List, Sequence, Tuple
 
-from ..layout import ContainerRoots
-from ..plan import Step, step
+from ..core.layout import ContainerRoots
+from ..core.plan import Step, step
 from . import own_prep
 from .base import BFM_FILE, Adapter, DatasetSpec, features_given
 

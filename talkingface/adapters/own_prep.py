@@ -8,7 +8,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any, List, Sequence
 
-from ..plan import Step, own, step
+from ..core.plan import Step, own, step
 
 TRACK = "face_track.npz"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from .. import __version__
-from ..errors import TalkingfaceError
-from ..text import plural
+from ..core.errors import TalkingfaceError
+from ..core.text import plural
 from ..weights.__main__ import images_arg
-from ..weights.manifest import IMAGES, MANIFEST_FILE, load_manifest
+from ..weights.manifest import DEFAULT_IMAGES, IMAGES, MANIFEST_FILE, load_manifest
 from .load import check_bundle, load_bundle
 from .make import make_bundle
 
@@ -40,8 +40,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     make.add_argument(
         "--weights-for",
         type=images_arg,
-        default=IMAGES,
-        help=f"only the weights these images need: {','.join(IMAGES)} (default: all)",
+        default=DEFAULT_IMAGES,
+        help=f"only the weights these images need: {','.join(IMAGES)} (default: {','.join(DEFAULT_IMAGES)})",
     )
     make.add_argument("--manifest", type=Path, default=MANIFEST_FILE, help="the weights manifest (default: ours)")
     make.add_argument("--revision", default="unknown", help="the git revision of this checkout, for the record")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 from . import zstd
 
 MODEL_LABEL = "io.talkingface.model"

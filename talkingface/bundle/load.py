@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, TextIO
 
-from ..errors import TalkingfaceError
-from ..text import plural
+from ..core.errors import TalkingfaceError
+from ..core.text import plural
 from ..weights.lock import load_lock
 from ..weights.manifest import load_manifest
 from ..weights.verify import verify

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, TextIO
 
-from ..atomic import replacing
-from ..errors import TalkingfaceError
-from ..progress import clock
-from ..text import plural
+from ..core.atomic import replacing
+from ..core.errors import TalkingfaceError
+from ..core.progress import clock
+from ..core.text import plural
 from ..weights.lock import now_utc
 from ..weights.manifest import Manifest
 from . import docker_images, zstd

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from ..atomic import replacing
-from ..errors import TalkingfaceError
+from ..core.atomic import replacing
+from ..core.errors import TalkingfaceError
 
 FORMAT = 1
 RECORD_NAME = "bundle.json"

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 from typing import Dict, List, Sequence, TextIO
 
-from ..atomic import replacing
-from ..errors import TalkingfaceError
-from ..progress import clock
+from ..core.atomic import replacing
+from ..core.errors import TalkingfaceError
+from ..core.progress import clock
 from .record import SUMS_NAME
 
 CHUNK = 4 << 20

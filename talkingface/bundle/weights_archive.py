@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Dict, List, Optional, Sequence, Set, Tuple
 
-from ..errors import TalkingfaceError
-from ..text import plural
+from ..core.errors import TalkingfaceError
+from ..core.text import plural
 from ..weights.digests import sha256_of
 from ..weights.lock import LockRecord, entries_json, load_lock, parse_entries, save_lock
 from ..weights.manifest import Manifest

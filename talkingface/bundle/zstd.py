@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import IO, Iterator, cast
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 
 
 def require() -> None:

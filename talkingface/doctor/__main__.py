@@ -11,7 +11,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from .. import __version__
 from ..adapters import get_adapter
-from ..upstream import load_pins
+from ..core.upstream import load_pins
 from ..weights.manifest import load_manifest
 from .checks import exit_code, run_checks
 from .facts import MODEL_IMAGES, gather

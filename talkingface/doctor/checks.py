@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Mapping, Optional, Sequence
 
-from ..upstream import UpstreamPin
+from ..core.upstream import UpstreamPin
 from .facts import (
     MODEL_IMAGES,
     BfmFacts,

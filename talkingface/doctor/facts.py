@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
+from ..adapters import ADAPTERS
 from .lines import LOCAL, Cap, resolve_line
 
 GPU_FIELDS = "index,name,compute_cap,memory.total,driver_version"
@@ -26,7 +27,7 @@ DOCKER_INFO = ("docker", "info", "--format", "{{json .}}")
 # Docker's --gpus goes through this hook of the NVIDIA Container Toolkit, looked up on the daemon's PATH; the older
 # name is what toolkits before 1.4 installed.
 NVIDIA_HOOKS = ("nvidia-container-runtime-hook", "nvidia-container-toolkit")
-MODEL_IMAGES = ("ernerf", "gaussiantalker", "geneface")
+MODEL_IMAGES = tuple(ADAPTERS)
 IMAGES = (*MODEL_IMAGES, "eval")
 BFM_FILE = "01_MorphableModel.mat"
 

@@ -2,7 +2,8 @@
 
 Driver minimums: NVIDIA's CUDA Toolkit release notes, table "CUDA Toolkit and Corresponding Driver Versions",
 column "Toolkit Driver Version", Linux x86_64 (https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/):
-"CUDA 11.3.1 Update 1 >=465.19.01" and "CUDA 11.8 GA >=520.61.05".
+"CUDA 11.3.1 Update 1 >=465.19.01", "CUDA 11.8 GA >=520.61.05" and "CUDA 13.0 GA >=580.65.06" (CUDA 13 drops
+Volta: sm_75 is its oldest target).
 
 CUDA 11.x programs may also start on drivers from 450.80.02 on ("minor version compatibility"), with features
 missing (no PTX JIT compilation: NVIDIA's CUDA Compatibility guide). Nobody ran these models that way, so the doctor
@@ -15,10 +16,10 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
-from ..gpu import GpuSelection, pick_line
+from ..host.gpu import GpuSelection, pick_line
 
 LOCAL = "local"
-LINE_CHOICES = ("auto", "cu113", "cu118", LOCAL)
+LINE_CHOICES = ("auto", "cu113", "cu118", "cu130", LOCAL)
 Cap = Tuple[int, int]
 
 
@@ -35,7 +36,9 @@ class CudaLine:
 CUDA_LINES = {
     "cu113": CudaLine(name="cu113", cuda="11.3", min_driver="465.19.01", oldest=(7, 0), newest=(8, 6)),
     "cu118": CudaLine(name="cu118", cuda="11.8", min_driver="520.61.05", oldest=(7, 0), newest=(9, 0)),
+    "cu130": CudaLine(name="cu130", cuda="13.0", min_driver="580.65.06", oldest=(7, 5), newest=(12, 0)),
 }
+NEWEST = max(spec.newest for spec in CUDA_LINES.values())
 
 
 @dataclass(frozen=True)
@@ -62,16 +65,22 @@ def line_problems(*, line: str, cap: Optional[Cap], driver: str) -> List[Problem
     if cap is not None and cap < spec.oldest:
         problems.append(
             Problem(
-                f"{sm(cap)} is older than {sm(spec.oldest)}, the oldest architecture the images are built for",
-                "use a Volta (sm_70) or newer GPU with --gpu",
+                f"{sm(cap)} is older than {sm(spec.oldest)}, the oldest architecture the {line} images are built for",
+                "use --line cu118 or cu113 for Volta (sm_70)" if line == "cu130" else "use a Volta or newer GPU",
             )
         )
-    elif cap is not None and cap > CUDA_LINES["cu118"].newest:
+    elif cap is not None and cap > NEWEST:
         problems.append(
             Problem(
-                f"{sm(cap)} is newer than {sm(CUDA_LINES['cu118'].newest)}, the newest architecture any line is "
-                "built for (CUDA 11.8)",
+                f"{sm(cap)} is newer than {sm(NEWEST)}, the newest architecture any line is built for (CUDA 13.0)",
                 "no image line supports this GPU yet: pick another GPU with --gpu",
+            )
+        )
+    elif cap is not None and cap > spec.newest and cap > CUDA_LINES["cu118"].newest:
+        problems.append(
+            Problem(
+                f"{sm(cap)} needs cu130 (CUDA {spec.cuda} builds only up to {sm(spec.newest)})",
+                "use --line cu130, after make build LINE=cu130",
             )
         )
     elif cap is not None and cap > spec.newest:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-from ..atomic import replacing
-from ..errors import TalkingfaceError
+from ..core.atomic import replacing
+from ..core.errors import TalkingfaceError
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import sys
 import time
 from typing import List, Optional
 
-from ..errors import TalkingfaceError
-from ..host_paths import to_host
+from ..core.errors import TalkingfaceError
+from ..core.host_paths import to_host
 from . import outputs, registry, report
 from .frames import probe_video
 from .labels import labels

@@ -11,7 +11,7 @@ from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Dict, List, Union
 import torch
 from torch import Tensor, nn
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 
 CHANNELS = (64, 192, 384, 256, 256)
 TAPS = (1, 4, 7, 9, 11)  # indices of the five ReLUs in torchvision's ``AlexNet.features``

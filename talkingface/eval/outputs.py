@@ -9,7 +9,7 @@ import sys
 from typing import Any, Dict, List, Sequence, Tuple
 
 from .. import __version__
-from ..atomic import replacing
+from ..core.atomic import replacing
 from .labels import labels
 from .metric import Metric
 from .scorer import Scores

@@ -15,8 +15,8 @@ from typing import Callable, Deque, List, Optional
 
 import numpy as np
 
-from ..workers import cores as workers
-from ..workers import init_worker
+from ..container.workers import cores as workers
+from ..container.workers import init_worker
 
 _POOL: Optional[ProcessPoolExecutor] = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Sequence
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 from .metric import Metric
 from .options import METRICS
 

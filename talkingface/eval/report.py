@@ -17,7 +17,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..atomic import replacing
+from ..core.atomic import replacing
 from .frames import VideoInfo, stream
 from .labels import labels
 from .metric import BETTER

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 from .syncnet_net import load_state, read_state_dict
 
 RGB_MEAN = np.array([123.0, 117.0, 104.0], dtype=np.float32)

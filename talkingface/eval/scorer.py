@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 from .frames import VideoInfo, stream
 from .metric import Clip, Metric, Outcome
 from .prefetch import Prefetch

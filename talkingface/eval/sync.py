@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 from . import assets
 from .deep import sha256s
 from .frames import stream

@@ -21,7 +21,7 @@ from typing import Dict, List, Sequence, Union
 import torch
 from torch import nn
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 
 EMBEDDING = 1024
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from ..adapters.base import Adapter
-from ..errors import TalkingfaceError
-from ..gpu import GpuSelection
+from ..core.errors import TalkingfaceError
 from .docker import Mount, join
+from .gpu import GpuSelection
 
 REPO = Path(__file__).resolve().parents[2]
 

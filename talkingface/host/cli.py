@@ -16,26 +16,34 @@ from typing import List, Optional, Sequence, Tuple, Union
 from .. import __version__
 from ..adapters import ADAPTERS, get_adapter
 from ..adapters.base import Adapter
-from ..cli_args import GPU_DEFAULT, Roots, parse, preflight, request_argv, resolve
-from ..errors import TalkingfaceError
-from ..gpu import GpuSelection, check_available, list_host_gpus, parse_gpu, pick_line, query_compute_caps
-from ..host_paths import ENV as HOST_PATHS_ENV
-from ..host_paths import encode as encode_host_paths
-from ..layout import ContainerRoots
-from ..plans import audio_stem, build_plan
-from ..request import Request
+from ..core.cli_args import GPU_DEFAULT, Roots, parse, preflight, request_argv, resolve
+from ..core.compose_plan import build_plan
+from ..core.errors import TalkingfaceError
+from ..core.host_paths import ENV as HOST_PATHS_ENV
+from ..core.host_paths import encode as encode_host_paths
+from ..core.layout import ContainerRoots
+from ..core.request import Request
+from ..core.verbs import VERBS, Verb
 from ..slurm import commands as slurm_commands
 from ..slurm.plan import gpu_count
-from ..verbs import VERBS, Verb
 from .apptainer import ApptainerRun, apptainer_for
 from .docker import DockerRun, Mount, clear_the_way, workspace_tag
+from .gpu import (
+    GpuSelection,
+    check_available,
+    list_host_gpus,
+    parse_gpu,
+    pick_line,
+    present_lines,
+    query_compute_caps,
+)
 from .native import NativeEnv, NativeRun, check_paths, default_prefix, execute, native_run
 from .slurm_backend import submit_to_slurm
 from .writable import check_writable
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_LINE = "local"
-LINES = ("auto", "cu113", "cu118", LOCAL_LINE)
+LINES = ("auto", "cu113", "cu118", "cu130", LOCAL_LINE)
 
 
 def dry_run_requested(flag: bool) -> bool:
@@ -78,6 +86,13 @@ def container_view(
             target = posixpath.join(croots.inputs, folder, posixpath.basename(path))
             mounts.append(Mount(path, target, readonly=True))
             inputs[key] = target
+    options = dict(req.options)
+    for option, folder in get_adapter(req.model).input_options:
+        path = options.get(option)
+        if path:
+            target = posixpath.join(croots.inputs, folder, posixpath.basename(path))
+            mounts.append(Mount(path, target, readonly=True))
+            options[option] = target
     for path, target in ((bfm_dir, croots.bfm), (weights_dir, croots.weights)):
         if os.path.isdir(path):
             mounts.append(Mount(path, target, readonly=True))
@@ -99,7 +114,7 @@ def container_view(
         iterations=req.iterations,
         force=req.force,
         from_step=req.from_step,
-        options=req.options,
+        options=options,
     )
     argv = request_argv(get_adapter(req.model), moved)
     for flag, key in (("--workspace", "workspace"), ("--data_dir", "data_dir"), ("--model_dir", "model_dir")):
@@ -161,7 +176,10 @@ def choose_image(adapter: Adapter, line: str, image: Optional[str], selection: G
     if image:
         return image
     if line == "auto":
-        line = pick_line(selection, query_compute_caps()) if not selection.is_cpu else "cu113"
+        if selection.is_cpu:
+            line = "cu113"
+        else:
+            line = pick_line(selection, query_compute_caps(), present_lines(adapter.name, __version__))
     return f"talkingface/{adapter.name}:{__version__}-{line}"
 
 
@@ -275,7 +293,8 @@ def run(argv: List[str]) -> int:
     entry_argv, mounts = container_view(req, croots, bfm_dir=bfm_dir, weights_dir=weights_dir)
     if verb.name == "shell":
         entry_argv = ["shell"]
-    suffix = f"-{audio_stem(req)}" if req.audio else ""
+    named = req.audio or (req.verb == "infer" and not adapter.audio_required(req))
+    suffix = f"-{adapter.output_stem(req)}" if named else ""
     if args.runtime == "apptainer":
         runner: Union[DockerRun, ApptainerRun] = apptainer_for(
             adapter, args.sif, image, entry_argv, mounts, selection, env=[host_paths_env(mounts)]

@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 
 
 @dataclass(frozen=True)

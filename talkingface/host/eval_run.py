@@ -13,14 +13,14 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 from .. import __version__
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
+from ..core.host_paths import ENV as HOST_PATHS_ENV
+from ..core.host_paths import encode as encode_host_paths
 from ..eval.assets import UNVERIFIED_ENV
 from ..eval.options import build_parser
-from ..gpu import GpuSelection, check_available, list_host_gpus, parse_gpu, pick_line, query_compute_caps
-from ..host_paths import ENV as HOST_PATHS_ENV
-from ..host_paths import encode as encode_host_paths
 from .cli import REPO, dry_run_requested, requested_line
 from .docker import DockerRun, Mount
+from .gpu import GpuSelection, check_available, list_host_gpus, parse_gpu, pick_line, query_compute_caps
 
 IMAGE = "talkingface/eval"
 WEIGHTS_TARGET = "/weights"

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from ..errors import TalkingfaceError
-from ..gpu import GpuSelection
-from ..layout import ContainerRoots
+from ..core.errors import TalkingfaceError
+from ..core.layout import ContainerRoots
+from .gpu import GpuSelection
 
 REPO = Path(__file__).resolve().parents[2]
 MARKER = "talkingface-env.json"
@@ -192,7 +192,7 @@ def check_paths(folders: Mapping[str, str]) -> None:
 
 def link_upstream(run: NativeRun) -> List[str]:
     """Upstream's fixed paths (BFM, weights, GeneFace's data) become links to this run's folders, as in the image."""
-    from ..image_setup import link_tree
+    from ..core.image_setup import link_tree
 
     home = Path(dict(run.env)["HOME"])
     home.mkdir(parents=True, exist_ok=True)

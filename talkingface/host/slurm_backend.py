@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import List
 
 from ..adapters.base import Adapter
-from ..cli_args import Roots, preflight, request_argv, resolve
-from ..errors import TalkingfaceError
-from ..names import safe_stem
-from ..request import Request
+from ..core.cli_args import Roots, preflight, request_argv, resolve
+from ..core.errors import TalkingfaceError
+from ..core.names import safe_stem
+from ..core.request import Request
+from ..core.verbs import Verb
 from ..slurm.plan import JobStep, plan_jobs
 from ..slurm.sbatch import SbatchOptions
 from ..slurm.submit import Batch, print_dry_run, read_video_list, submit_batch
-from ..verbs import Verb
 
 
 def submit_to_slurm(

@@ -10,7 +10,7 @@ import errno
 import os
 import tempfile
 
-from ..errors import TalkingfaceError, disk_error
+from ..core.errors import TalkingfaceError, disk_error
 
 # Enough to need a block of its own: an empty file fits on a disk that is already full.
 PROBE = b"talkingface write probe\n" * 200

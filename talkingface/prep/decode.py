@@ -12,8 +12,8 @@ from typing import Iterator, List, Tuple
 
 import numpy as np
 
-from ..errors import ffmpeg_failed
-from ..media import tool
+from ..container.media import tool
+from ..core.errors import ffmpeg_failed
 
 FPS = 25
 CHANNELS = {"gray": 1, "rgb24": 3, "bgr24": 3}

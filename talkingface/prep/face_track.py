@@ -11,7 +11,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 from .input_checks import clock
 
 MAX_MISSING = 0.01

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import List
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 from .probe import MediaInfo
 
 MIN_SECONDS = 10.0

@@ -12,7 +12,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable, Deque, Iterator, Optional
 
-from ..workers import cores, init_worker
+from ..container.workers import cores, init_worker
 
 
 class Ordered:

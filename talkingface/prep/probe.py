@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Dict, List, Optional
 
-from ..errors import TalkingfaceError
-from ..media import tool
+from ..container.media import tool
+from ..core.errors import TalkingfaceError
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional, TextIO, Tuple
 
-from ..errors import TalkingfaceError
-from ..text import plural
+from ..core.errors import TalkingfaceError
+from ..core.text import plural
 from . import record, states
 from .record import Submission, SubmittedJob, expand
 from .states import JobState

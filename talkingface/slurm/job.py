@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Dict, List, Mapping, Optional
 
-from ..atomic import replacing
+from ..core.atomic import replacing
 from .record import expand
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from ..adapters.base import Adapter
-from ..cli_args import request_argv
-from ..errors import TalkingfaceError
-from ..gpu import GpuSelection
-from ..request import Request
+from ..core.cli_args import request_argv
+from ..core.errors import TalkingfaceError
+from ..core.request import Request
+from ..host.gpu import GpuSelection
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Tuple
 
-from ..atomic import replacing
-from ..errors import TalkingfaceError
+from ..core.atomic import replacing
+from ..core.errors import TalkingfaceError
 
 RECORD_NAME = "jobs.json"
 

@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import List, Mapping, Optional, Sequence, Tuple
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 
 # The same script for every job: what a job does is in the spec file passed as its argument, so no user input is
 # ever part of a shell script. sbatch exports the submitting environment (PYTHONPATH included) to the job.

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, TextIO, Tuple
 
-from ..atomic import replacing
-from ..errors import TalkingfaceError
-from ..text import plural
+from ..core.atomic import replacing
+from ..core.errors import TalkingfaceError
+from ..core.text import plural
 from ..weights.lock import now_utc
 from . import record, states
 from .plan import JobStep

@@ -9,11 +9,36 @@ from typing import Any, Dict, Optional
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from .engines import MAX_CHARS, SAMPLE_RATE, TTSError, check_request, duration_s, synthesize, voices
+from .engines import (
+    MAX_CHARS,
+    SAMPLE_RATE,
+    TTSError,
+    Voice,
+    check_request,
+    choose,
+    duration_s,
+    synthesize,
+    voices,
+)
 
 
 def error(exc: TTSError) -> JSONResponse:
     return JSONResponse({"error": exc.problem, "fix": exc.fix}, status_code=exc.status)
+
+
+def describe(voice: Voice) -> Dict[str, Any]:
+    out: Dict[str, Any] = {
+        "id": voice.id,
+        "engine": voice.engine,
+        "language": voice.language,
+        "title": voice.title,
+        "available": voice.available,
+    }
+    if not voice.available:
+        out.update(problem=voice.problem, fix=voice.fix)
+    if voice.manifest_id:
+        out.update(manifest=voice.manifest_id, license=voice.license)
+    return out
 
 
 def create_app(*, weights: Optional[Path] = None) -> FastAPI:
@@ -21,15 +46,13 @@ def create_app(*, weights: Optional[Path] = None) -> FastAPI:
 
     @app.get("/health")
     def health() -> Dict[str, Any]:
-        found = voices(weights)
-        return {"status": "ok" if found else "no voices", "voices": len(found), "sample_rate": SAMPLE_RATE}
+        ready = [v for v in voices(weights) if v.available]
+        return {"status": "ok" if ready else "no voices", "voices": len(ready), "sample_rate": SAMPLE_RATE}
 
     @app.get("/voices")
     def list_voices() -> Dict[str, Any]:
         return {
-            "voices": [
-                {"id": v.id, "engine": v.engine, "language": v.language, "title": v.title} for v in voices(weights)
-            ],
+            "voices": [describe(v) for v in voices(weights)],
             "max_chars": MAX_CHARS,
         }
 
@@ -38,15 +61,7 @@ def create_app(*, weights: Optional[Path] = None) -> FastAPI:
         try:
             body = await read_body(request)
             text, speed = check_request(body.get("text"), body.get("speed"))
-            available = voices(weights)
-            if not available:
-                raise TTSError("no voice is installed", fix="apt-get install espeak-ng", status=503)
-            wanted = str(body.get("voice") or available[0].id)
-            voice = next((v for v in available if v.id == wanted or v.language == wanted), None)
-            if voice is None:
-                raise TTSError(
-                    f"unknown voice {wanted!r}", fix=f"use one of: {', '.join(v.id for v in available)} (GET /voices)"
-                )
+            voice = choose(voices(weights), str(body.get("voice") or "") or None)
             from starlette.concurrency import run_in_threadpool
 
             audio = await run_in_threadpool(synthesize, voice, text, speed)

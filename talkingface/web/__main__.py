@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -24,7 +24,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     config.inputs.mkdir(parents=True, exist_ok=True)
     suffix = f"/?token={config.token}" if config.token else ""
     print(f"talkingface studio: http://{config.host}:{config.port}{suffix}", flush=True)
-    print(f"  jobs: {config.runtime}, workspace {config.workspace_root}, inputs {config.inputs}", flush=True)
+    where = f"{config.runtime} on {config.backend}"
+    print(f"  jobs: {where}, workspace {config.workspace_root}, inputs {config.inputs}", flush=True)
     print(f"  TTS {config.tts_url}, LLM {config.llm.describe()}", flush=True)
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning")
     return 0

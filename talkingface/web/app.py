@@ -236,6 +236,8 @@ def create_app(config: WebConfig, *, start_worker: bool = True) -> FastAPI:
         return {
             **job.public(),
             "progress": job_progress(config, job),
+            # --backend slurm: each Slurm job of the submission and its state, as the worker last read them.
+            "slurm": worker.slurm_states.get(job.id),
             "log": log_tail(config, job.id, 6000),
             "log_path": str(log_path(config, job.id)),
             "now": time.time(),

@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..adapters import ADAPTERS
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 from .errors import check_http_url
 from .llm import LLMConfig, load_llm_config
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 RUNTIMES = ("docker", "native", "apptainer")
+BACKENDS = ("local", "slurm")
+# The examples in error messages name a model the adapters define, not one written here.
+EXAMPLE = next(iter(ADAPTERS))
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,10 @@ class WebConfig:
     port: int = 5001
     token: Optional[str] = None
     runtime: str = "docker"
+    # slurm: train and infer jobs are submitted with the CLI's --backend slurm and followed through the CLI's own
+    # job record; the video's check still runs here, on the login node, before anything is submitted.
+    backend: str = "local"
+    slurm_args: Tuple[str, ...] = ()
     line: Optional[str] = None
     native_envs: Tuple[Tuple[str, str], ...] = ()
     images: Tuple[Tuple[str, str], ...] = ()
@@ -69,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", default=env_default("WORKSPACE", "workspace"), help="holds <model>/ workspaces")
     p.add_argument("--inputs", default=env_default("INPUTS", "input"), help="videos and audio the browser may use")
     p.add_argument("--runtime", choices=RUNTIMES, default=env_default("RUNTIME", "docker"))
+    p.add_argument("--backend", choices=BACKENDS, default=env_default("BACKEND", "local"), help="where jobs run")
+    p.add_argument("--partition", default=env_default("PARTITION"), help="--backend slurm: sbatch --partition")
+    p.add_argument("--time", default=env_default("TIME"), help="--backend slurm: sbatch --time, per job")
+    p.add_argument("--account", default=env_default("ACCOUNT"), help="--backend slurm: sbatch --account")
+    p.add_argument(
+        "--sbatch_opt",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="--backend slurm: any other sbatch option, passed as it is (repeat: --sbatch_opt=--qos=high)",
+    )
     p.add_argument("--line", default=env_default("LINE"), help="image line for docker jobs (auto, cu113, cu118, local)")
     p.add_argument(
         "--native_env",
@@ -101,10 +119,21 @@ def parse_pairs(flag: str, items: Sequence[str], example: str) -> Tuple[Tuple[st
         if not sep or model not in ADAPTERS or not value:
             raise TalkingfaceError(
                 f"{flag} {item!r} is not MODEL=VALUE",
-                fix=f"use e.g. {flag} ernerf={example} (models: {', '.join(ADAPTERS)})",
+                fix=f"use e.g. {flag} {example} (models: {', '.join(ADAPTERS)})",
             )
         pairs.append((model, value))
     return tuple(pairs)
+
+
+def slurm_flags(args: argparse.Namespace) -> Tuple[str, ...]:
+    """The CLI's own Slurm flags, passed through unchanged: the studio's jobs are the commands a user would type."""
+    out: List[str] = []
+    for flag in ("partition", "time", "account"):
+        value = getattr(args, flag)
+        if value:
+            out += [f"--{flag}", value]
+    out += [f"--sbatch_opt={option}" for option in args.sbatch_opt]
+    return tuple(out)
 
 
 def from_args(argv: Optional[Sequence[str]] = None, *, environ: Optional[Dict[str, str]] = None) -> WebConfig:
@@ -115,6 +144,12 @@ def from_args(argv: Optional[Sequence[str]] = None, *, environ: Optional[Dict[st
             fix="pass --token SECRET (every request must then carry it), or bind 127.0.0.1",
         )
     gpus = tuple(g.strip() for g in args.gpus.split(",") if g.strip()) or ("GPU0",)
+    slurm_args = slurm_flags(args)
+    if slurm_args and args.backend != "slurm":
+        raise TalkingfaceError(
+            f"{slurm_args[0]} is an sbatch option, but jobs run here (--backend local)",
+            fix="add --backend slurm, or drop the Slurm options",
+        )
     return WebConfig(
         workspace_root=Path(os.path.abspath(args.workspace)),
         inputs=Path(os.path.abspath(args.inputs)),
@@ -122,11 +157,14 @@ def from_args(argv: Optional[Sequence[str]] = None, *, environ: Optional[Dict[st
         port=args.port,
         token=args.token or None,
         runtime=args.runtime,
+        backend=args.backend,
+        slurm_args=slurm_args,
         line=args.line,
         native_envs=tuple(
-            (m, os.path.abspath(p)) for m, p in parse_pairs("--native_env", args.native_env, "/opt/envs/ernerf")
+            (m, os.path.abspath(p))
+            for m, p in parse_pairs("--native_env", args.native_env, f"{EXAMPLE}=/opt/envs/{EXAMPLE}")
         ),
-        images=parse_pairs("--image", args.image, "talkingface/ernerf:0.1.0-cu118"),
+        images=parse_pairs("--image", args.image, f"{EXAMPLE}=talkingface/{EXAMPLE}:0.1.0-cu118"),
         bfm_dir=os.path.abspath(args.bfm_dir) if args.bfm_dir else None,
         weights_dir=os.path.abspath(args.weights_dir) if args.weights_dir else None,
         gpus=gpus,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 
 
 class WebError(Exception):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, List, Optional, Tuple
 
-from ..names import safe_stem
+from ..core.names import safe_stem
 from .errors import WebError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")

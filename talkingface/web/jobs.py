@@ -4,6 +4,7 @@ environment) at a time from the queue; their progress is the runner's own progre
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import signal
@@ -14,21 +15,37 @@ from pathlib import Path
 from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Set
 
 from ..adapters import get_adapter
-from ..progress_file import progress_path
+from ..core.errors import TalkingfaceError
+from ..core.progress_file import progress_path
+from ..slurm import commands as slurm_commands
+from ..slurm import record as slurm_record
+from ..slurm import states as slurm_states
 from .config import WebConfig
 from .errors import WebError, cli_error_line
 from .store import CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, Job, Store
 
 REPO = Path(__file__).resolve().parents[2]
 LOG_TAIL_BYTES = 16384
+# squeue, scontrol and sacct per look: often enough for a page, seldom enough for a busy controller.
+SLURM_POLL_S = 3.0
 
 
 def cli_argv(
-    config: WebConfig, *, model: str, verb: str, args: Sequence[str], gpu: str, workspace: Optional[Path] = None
+    config: WebConfig,
+    *,
+    model: str,
+    verb: str,
+    args: Sequence[str],
+    gpu: str,
+    workspace: Optional[Path] = None,
+    queued: bool = False,
 ) -> List[str]:
-    """The command a user would type for the same job; a list, never a shell string."""
+    """The command a user would type for the same job; a list, never a shell string. ``queued``: a job of the queue
+    (train, infer), which --backend slurm submits; quick commands (check, a dry run) always run here."""
     argv = [str(REPO / "bin" / f"run_{model}.sh"), verb, *args]
     argv += ["--workspace", str(workspace or config.workspace(model)), "--gpu", gpu]
+    if queued and config.backend == "slurm":
+        argv += ["--backend", "slurm", *config.slurm_args]
     if config.runtime != "docker":
         argv += ["--runtime", config.runtime]
     prefix = config.native_env(model)
@@ -50,9 +67,31 @@ def env_lane(config: WebConfig, model: str) -> List[str]:
     return [f"env:{config.native_env(model) or model}"] if config.runtime == "native" else []
 
 
-def lanes(config: WebConfig, *, model: str, gpu: str) -> str:
-    """What a job holds while it runs: its GPU and, natively, its environment (whose upstream links one run owns)."""
+def lanes(config: WebConfig, *, model: str, gpu: str, task: str = "") -> str:
+    """What a job holds while it runs: its GPU and, natively, its environment (whose upstream links one run owns).
+    On Slurm the cluster shares out GPUs and nodes: a job holds only its task, whose job record one chain owns."""
+    if config.backend == "slurm":
+        return f"slurm:{model}/{task}"
     return ",".join([f"gpu:{gpu}", *env_lane(config, model)])
+
+
+def slurm_folder(config: WebConfig, job: Job) -> Path:
+    """Where the CLI's --backend slurm writes the batch script, each job's spec and log, and jobs.json."""
+    return config.workspace(job.model) / "slurm" / job.task
+
+
+def slurm_rows(config: WebConfig, job: Job) -> Optional[List[Dict[str, str]]]:
+    """Each Slurm job of this job's submission and its state, as the CLI's ``status`` reads them."""
+    try:
+        submission = slurm_record.load(slurm_folder(config, job))
+    except TalkingfaceError:
+        return None
+    if submission is None:
+        return None
+    return [
+        {"step": step, "job_id": job_id, "state": state.state, "reason": state.reason, "log": log}
+        for step, job_id, state, log in slurm_commands.rows(submission)
+    ]
 
 
 def log_path(config: WebConfig, job_id: int) -> Path:
@@ -73,16 +112,26 @@ def task_paths(config: WebConfig, model: str, task: str) -> Any:
     return get_adapter(model).task_paths(str(config.workspace(model)), task)
 
 
+# On the Slurm backend a train job is a chain of the CLI's verbs (talkingface/slurm/plan.py): preprocess, then
+# train_only per stage. Each writes its own progress file, so the job's progress is the part running now.
+PART_VERBS = {"train": ("train", "preprocess", "train_only")}
+
+
 def job_progress(config: WebConfig, job: Job) -> Optional[Dict[str, Any]]:
-    """The runner's progress file for this job's run; an older run's file (same task and verb) is not this job's."""
-    path = progress_path(task_paths(config, job.model, job.task).state_dir, job.verb)
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if job.started is None or float(record.get("started", 0)) < job.started - 2.0:
-        return None
-    return record
+    """The runner's progress file for this job's run (the newest of its parts'); an older run's file (same task and
+    verb) is not this job's."""
+    state_dir = task_paths(config, job.model, job.task).state_dir
+    newest: Optional[Dict[str, Any]] = None
+    for verb in PART_VERBS.get(job.verb, (job.verb,)):
+        try:
+            record = json.loads(progress_path(state_dir, verb).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if job.started is None or float(record.get("started", 0)) < job.started - 2.0:
+            continue
+        if newest is None or float(record.get("started", 0)) > float(newest.get("started", 0)):
+            newest = record
+    return newest
 
 
 def is_ours(pid: int) -> bool:
@@ -106,6 +155,10 @@ class Worker:
         self.cancelling: Set[int] = set()
         # Lanes a quick command outside the queue (a video's check) holds: no job starts on them meanwhile.
         self.held: Set[str] = set()
+        # Jobs submitted to Slurm: their CLI has exited and their Slurm jobs go on. Job id -> when to look next, and
+        # what Slurm said last (the page's table and the log's lines).
+        self.following: Dict[int, float] = {}
+        self.slurm_states: Dict[int, List[Dict[str, str]]] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.loop, name="talkingface-web-jobs", daemon=True)
@@ -117,6 +170,10 @@ class Worker:
     def recover(self) -> None:
         """Jobs that were running when the site stopped: stop what is left of them, and offer to resume."""
         for job in self.store.jobs(states=(RUNNING,)):
+            if self._submitted(job):
+                # Its Slurm jobs outlive the site: follow them again rather than calling the job interrupted.
+                self.following[job.id] = 0.0
+                continue
             if job.pid and is_ours(job.pid):
                 try:
                     os.killpg(job.pid, signal.SIGTERM)
@@ -160,7 +217,12 @@ class Worker:
             for job_id, proc in list(self.procs.items()):
                 if proc.poll() is not None:
                     self._finished(job_id, proc.returncode)
-            busy = {key for job_id in self.procs for key in self._lane_of(job_id)} | self.held
+            now = time.monotonic()
+            for job_id, due in list(self.following.items()):
+                if now >= due:
+                    self.following[job_id] = now + SLURM_POLL_S
+                    self._follow(job_id)
+            busy = self._busy()
             for job in self.store.jobs(states=(QUEUED,)):
                 keys = set(job.lane.split(","))
                 if keys & busy:
@@ -175,7 +237,7 @@ class Worker:
         end = time.monotonic() + timeout_s
         while True:
             with self.lock:
-                busy = {key for job_id in self.procs for key in self._lane_of(job_id)} | self.held
+                busy = self._busy()
                 if not wanted & busy:
                     self.held |= wanted
                     break
@@ -191,6 +253,78 @@ class Worker:
         finally:
             with self.lock:
                 self.held -= wanted
+
+    def _busy(self) -> Set[str]:
+        return {key for job_id in [*self.procs, *self.following] for key in self._lane_of(job_id)} | self.held
+
+    def _submitted(self, job: Job) -> bool:
+        """--backend slurm, and this run of the job got as far as submitting: its job record is newer than its start."""
+        if self.config.backend != "slurm" or job.started is None:
+            return False
+        try:
+            submission = slurm_record.load(slurm_folder(self.config, job))
+        except TalkingfaceError:
+            return False
+        if submission is None:
+            return False
+        submitted = datetime.datetime.fromisoformat(submission.submitted.replace("Z", "+00:00")).timestamp()
+        return submitted >= job.started - 2.0  # the record has whole seconds
+
+    def _note(self, job_id: int, line: str) -> None:
+        with open(log_path(self.config, job_id), "a", encoding="utf-8") as log:
+            log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
+    def _follow(self, job_id: int) -> None:
+        """One look at a submitted job's Slurm jobs; the studio's job ends when the last of them has."""
+        job = self.store.get(job_id)
+        if job is None or job.state != RUNNING:
+            self.following.pop(job_id, None)
+            return
+        rows = slurm_rows(self.config, job)
+        if rows is None:
+            self._stop_following(job_id)
+            record = slurm_folder(self.config, job) / slurm_record.RECORD_NAME
+            self.store.finish(
+                job_id,
+                state=FAILED,
+                exit_code=None,
+                message=f"the Slurm job record {record} is gone or unreadable",
+                fix="list the jobs with 'squeue --me', then press Resume to submit again",
+            )
+            return
+        said = "; ".join(
+            f"{r['step']} {r['job_id']} {r['state']}" + (f" ({r['reason']})" if r["reason"] else "") for r in rows
+        )
+        if rows != self.slurm_states.get(job_id):
+            self._note(job_id, f"slurm: {said}")
+        self.slurm_states[job_id] = rows
+        # UNKNOWN: Slurm has forgotten the job and it wrote no exit status, so it will never say more.
+        if not all(r["state"] in (*slurm_states.FINAL, "UNKNOWN") for r in rows):
+            return
+        self._stop_following(job_id)
+        failed = [r for r in rows if r["state"] not in ("COMPLETED", "CANCELLED")]
+        cancelled = [r for r in rows if r["state"] == "CANCELLED"]
+        if job_id in self.cancelling:
+            self.cancelling.discard(job_id)
+            self.store.finish(
+                job_id, state=CANCELLED, exit_code=None, message="cancelled", fix="press Resume to submit it again"
+            )
+        elif failed or cancelled:
+            # A step cancelled after another failed is the consequence, not the cause: name the failed one.
+            first = (failed or cancelled)[0]
+            reason = f", {first['reason']}" if first["reason"] else ""
+            self.store.finish(
+                job_id,
+                state=FAILED,
+                exit_code=1,
+                message=f"Slurm step {first['step']} ended {first['state']} (job {first['job_id']}{reason})",
+                fix=f"read its log {first['log']}; press Resume to submit again (finished steps are skipped)",
+            )
+        else:
+            self._settle(job_id, 0)
+
+    def _stop_following(self, job_id: int) -> None:
+        self.following.pop(job_id, None)
 
     def _lane_of(self, job_id: int) -> List[str]:
         job = self.store.get(job_id)
@@ -242,6 +376,25 @@ class Worker:
                 fix="press Resume to continue where it stopped",
             )
             return
+        if code == 0 and self.config.backend == "slurm":
+            if self._submitted(job):
+                self.following[job_id] = 0.0  # submitted: the Slurm jobs decide how this ends
+                return
+            self.store.finish(
+                job_id,
+                state=FAILED,
+                exit_code=code,
+                message=f"the submission wrote no job record in {slurm_folder(self.config, job)}",
+                fix=f"read the job's log {log_path(self.config, job_id)}",
+            )
+            return
+        self._settle(job_id, code)
+
+    def _settle(self, job_id: int, code: int) -> None:
+        """How a job that ran to its end ended: done with its result, or failed with what the CLI said."""
+        job = self.store.get(job_id)
+        if job is None:
+            return
         if code == 0 and job.result and not os.path.isfile(job.result):
             self.store.finish(
                 job_id,
@@ -274,6 +427,12 @@ class Worker:
 
     def cancel(self, job: Job) -> None:
         with self.lock:
+            if job.id in self.following:
+                self.cancelling.add(job.id)
+                with open(log_path(self.config, job.id), "a", encoding="utf-8") as log:
+                    slurm_commands.cancel(slurm_folder(self.config, job), job.model, out=log)
+                self.following[job.id] = 0.0  # look now: scancel is quick
+                return
             proc = self.procs.get(job.id)
             if proc is not None:
                 self.cancelling.add(job.id)

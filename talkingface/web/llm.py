@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 from .errors import WebError, check_http_url
 
 DEFAULT_PROMPT = "You are a friendly assistant. Answer in one or two short spoken sentences."

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Dict, List, Optional
 
 from ..adapters import ADAPTERS
-from ..errors import TalkingfaceError
-from ..names import check_task, safe_stem
+from ..core.errors import TalkingfaceError
+from ..core.names import check_task, safe_stem
 from . import llm
 from .asr import ASRConfig, transcribe
 from .config import WebConfig
@@ -151,14 +151,19 @@ def train(
         if upload is not None:
             upload.discard()
     argv = cli_argv(
-        config, model=model, verb="train", args=["--video_path", str(video), "--task", task, *iterations], gpu=gpu
+        config,
+        model=model,
+        verb="train",
+        args=["--video_path", str(video), "--task", task, *iterations],
+        gpu=gpu,
+        queued=True,
     )
     job = ctx.store.add(
         owner=session,
         model=model,
         task=task,
         verb="train",
-        lane=lanes(config, model=model, gpu=gpu),
+        lane=lanes(config, model=model, gpu=gpu, task=task),
         argv=argv,
         result=None,
     )
@@ -215,9 +220,11 @@ def speak(config: WebConfig, *, text: str, voice: str = "", speed: float = 1.0) 
 def tts_voices(config: WebConfig) -> List[Dict[str, Any]]:
     try:
         with urllib.request.urlopen(f"{config.tts_url}/voices", timeout=5) as response:  # noqa: S310
-            return list(json.loads(response.read())["voices"])
+            found = json.loads(response.read())["voices"]
     except (urllib.error.URLError, OSError, ValueError, KeyError):
         return []
+    # Only voices that can speak now go into the page's list; GET /voices on the service says why another can't.
+    return [voice for voice in found if voice.get("available", True)]
 
 
 # ------------------------------------------------------------------------------------------------------ infer
@@ -238,13 +245,15 @@ def queue_infer(
     finally:
         audio.discard()
     result = Path(task_paths(config, model, task).results_dir) / f"{safe_stem(kept.stem, kind='audio')}.mp4"
-    argv = cli_argv(config, model=model, verb="infer", args=["--task", task, "--audio_path", str(kept)], gpu=gpu)
+    argv = cli_argv(
+        config, model=model, verb="infer", args=["--task", task, "--audio_path", str(kept)], gpu=gpu, queued=True
+    )
     return ctx.store.add(
         owner=session,
         model=model,
         task=task,
         verb="infer",
-        lane=lanes(config, model=model, gpu=gpu),
+        lane=lanes(config, model=model, gpu=gpu, task=task),
         argv=argv,
         result=str(result),
         meta={**(meta or {}), "audio_s": probe(kept).duration},

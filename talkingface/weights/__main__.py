@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from ..errors import TalkingfaceError
+from ..core.errors import TalkingfaceError
 from .download import Options
 from .fetch import fetch_all
 from .lock import load_lock
-from .manifest import IMAGES, MANIFEST_FILE, Manifest, load_manifest
+from .manifest import DEFAULT_IMAGES, IMAGES, MANIFEST_FILE, Manifest, load_manifest
 from .verify import how_checked, render, verify
 
 
@@ -36,7 +36,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=os.environ.get("TALKINGFACE_WEIGHTS_DIR") or "weights",
         help="the weights folder (default: TALKINGFACE_WEIGHTS_DIR, else ./weights)",
     )
-    parser.add_argument("--image", type=images_arg, help=f"only what these need: {','.join(IMAGES)} (default: all)")
+    parser.add_argument(
+        "--image",
+        type=images_arg,
+        help=f"only what these need: {','.join(IMAGES)} (default: {','.join(DEFAULT_IMAGES)}; web's voices are opt-in)",
+    )
     parser.add_argument("--retries", type=int, default=Options.retries, help="retries per URL (default: %(default)s)")
     parser.add_argument("--manifest", type=Path, default=MANIFEST_FILE, help="the manifest (default: the package's)")
     return parser.parse_args(list(argv))
@@ -62,7 +66,7 @@ def required_paths(manifest: Manifest, images: Optional[Sequence[str]]) -> str:
     """Every path each image needs in the weights folder: a folder's files, links and generated files too, the
     list the run scripts check before a run (and `make stand-in-weights` fills for the local line)."""
     out = []
-    for image in images or IMAGES:
+    for image in images or DEFAULT_IMAGES:
         paths = manifest.paths([image])
         out.append(f"{image} needs {len(paths)} paths in the weights folder:")
         out += [f"  {path}" for path in paths]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, TextIO
 
 from .. import __version__
-from ..errors import DISK_FULL_FIX, TalkingfaceError
-from ..progress import clock
+from ..core.errors import DISK_FULL_FIX, TalkingfaceError
+from ..core.progress import clock
 
 USER_AGENT = f"talkingface-weights/{__version__} (+https://github.com/talkingface/talkingface)"
 

@@ -16,9 +16,9 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
-from ..atomic import replacing
-from ..errors import TalkingfaceError
-from ..text import plural
+from ..core.atomic import replacing
+from ..core.errors import TalkingfaceError
+from ..core.text import plural
 from .digests import Digests, Mismatch, digests_of, sha256_of
 from .download import Options, download, mb
 from .lock import LOCK_NAME, LockRecord, load_lock, now_utc, save_lock

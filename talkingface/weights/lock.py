@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from ..atomic import replacing
-from ..errors import TalkingfaceError
+from ..core.atomic import replacing
+from ..core.errors import TalkingfaceError
 
 LOCK_NAME = "weights.lock.json"
 LOCK_COMMENT = (

@@ -9,10 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..errors import TalkingfaceError
+from ..adapters import ADAPTERS
+from ..core.errors import TalkingfaceError
 
 MANIFEST_FILE = Path(__file__).resolve().parents[1] / "weights_manifest.json"
-IMAGES = ("ernerf", "gaussiantalker", "geneface", "eval")
+IMAGES = (*ADAPTERS, "eval", "web")
+# What "every image" means when none is named (make weights, verify-weights, bundle). "web" holds the TTS service's
+# optional Piper voices: they are fetched, checked and bundled only when named (WEIGHTS_FOR=web), so that a site
+# without them still verifies clean.
+DEFAULT_IMAGES = (*ADAPTERS, "eval")
 LOCK_SOURCE = "lock"
 HUB_PREFIX_SOURCE = "torch hub filename prefix"
 # Published hashes other than a full sha256, each checked whenever the file is.
@@ -118,15 +123,13 @@ class Manifest:
     path: str
 
     def select(self, images: Optional[Sequence[str]] = None) -> Tuple[Entry, ...]:
-        """The entries any of ``images`` needs (all of them for None), in manifest order."""
-        if images is None:
-            return self.entries
-        wanted = set(images)
+        """The entries any of ``images`` needs (DEFAULT_IMAGES' for None), in manifest order."""
+        wanted = set(DEFAULT_IMAGES if images is None else images)
         return tuple(entry for entry in self.entries if wanted & set(entry.images))
 
     def paths(self, images: Optional[Sequence[str]] = None) -> Tuple[str, ...]:
         """Every file ``images`` needs in the weights folder, relative, with ``/`` separators."""
-        chosen = IMAGES if images is None else tuple(images)
+        chosen = DEFAULT_IMAGES if images is None else tuple(images)
         out: List[str] = []
         for entry in self.select(chosen):
             out += [posixpath.join(entry.dest, name) for name in entry.contains] if entry.is_dir else [entry.dest]

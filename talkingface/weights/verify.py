@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..errors import TalkingfaceError
-from ..text import plural
+from ..core.errors import TalkingfaceError
+from ..core.text import plural
 from .digests import Digests, Mismatch, digests_of, sha256_of
 from .lock import LOCK_NAME, LockRecord
 from .manifest import Entry, Manifest

@@ -19,7 +19,7 @@ from talkingface.bundle.load import check_bundle, load_bundle
 from talkingface.bundle.make import PROGRESS_NAME, make_bundle
 from talkingface.bundle.record import RECORD_NAME, SUMS_NAME, WEIGHTS_ARCHIVE, parse_record
 from talkingface.bundle.sums import hash_file
-from talkingface.errors import TalkingfaceError
+from talkingface.core.errors import TalkingfaceError
 from talkingface.weights.lock import load_lock
 from talkingface.weights.manifest import load_manifest
 

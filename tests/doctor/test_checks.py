@@ -12,6 +12,8 @@ from typing import Dict, List, Optional, Sequence
 import pytest
 
 from talkingface import __version__
+from talkingface.adapters import ADAPTERS
+from talkingface.core.upstream import load_pins
 from talkingface.doctor.checks import (
     BFM_FIX,
     FAIL,
@@ -53,7 +55,6 @@ from talkingface.doctor.facts import (
 )
 from talkingface.doctor.lines import line_problems, resolve_line
 from talkingface.doctor.report import render, to_json
-from talkingface.upstream import load_pins
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDED = Path(__file__).with_name("recorded")
@@ -213,8 +214,7 @@ class TestRecordedFacts:
     def test_images_are_looked_up_for_the_resolved_line(self, name: str, tmp_path: Path) -> None:
         facts = box(name).facts("auto", tmp_path)
         assert [image.ref for image in facts.images] == [
-            f"talkingface/{model}:{__version__}-{facts.line}"
-            for model in ("ernerf", "gaussiantalker", "geneface", "eval")
+            f"talkingface/{model}:{__version__}-{facts.line}" for model in (*ADAPTERS, "eval")
         ]
         assert {image.state for image in facts.images} == {"missing"}
 
@@ -264,9 +264,10 @@ class TestGpuLines:
 
     @pytest.mark.parametrize(
         ("cap", "fragment"),
-        [((6, 1), "sm_61 is older than sm_70"), ((10, 0), "sm_100 is newer than sm_90"), ((12, 0), "sm_120")],
+        # Blackwell (sm_100, sm_120) is built only by cu130 (CUDA 13), so the CUDA 11 lines point there.
+        [((6, 1), "sm_61 is older than sm_70"), ((10, 0), "sm_100 needs cu130"), ((12, 0), "sm_120 needs cu130")],
     )
-    def test_architectures_no_line_builds(self, cap: tuple, fragment: str) -> None:
+    def test_architectures_the_cuda11_lines_do_not_build(self, cap: tuple, fragment: str) -> None:
         for line in ("cu113", "cu118"):
             problems = line_problems(line=line, cap=cap, driver="570.86.10")
             assert problems and fragment in problems[0].what
@@ -536,14 +537,8 @@ class TestWholeBoxes:
             "shared memory",
             "BFM",
             "weights",
-            "image ernerf",
-            "image gaussiantalker",
-            "image geneface",
-            "image eval",
-            "image ernerf (local)",
-            "image gaussiantalker (local)",
-            "image geneface (local)",
-            "image eval (local)",
+            *(f"image {m}" for m in (*ADAPTERS, "eval")),
+            *(f"image {m} (local)" for m in (*ADAPTERS, "eval")),
         ]
 
     def test_a_gpu_less_box_is_told_what_its_local_images_are_for(self, tmp_path: Path) -> None:
@@ -630,7 +625,7 @@ class TestRealRun:
         assert data["line"] == "local" and data["version"] == __version__
         statuses = {row["check"]: row["status"] for row in data["rows"]}
         assert {"docker", "nvidia runtime", "GPUs", "disk", "shared memory", "BFM", "weights"} <= set(statuses)
-        assert {f"image {m}" for m in ("ernerf", "gaussiantalker", "geneface", "eval")} <= set(statuses)
+        assert {f"image {m}" for m in (*ADAPTERS, "eval")} <= set(statuses)
         assert set(statuses.values()) <= {OK, WARN, FAIL}
         assert all(row["fix"] for row in data["rows"] if row["status"] == FAIL)
         # No BFM in tmp_path: a run would fail, so the doctor must say so.

@@ -58,7 +58,7 @@ def install(model: str, root: Path) -> Dict[str, str]:
         TEST_MODE="",
     )
     subprocess.run(
-        [sys.executable, "-m", "talkingface.image_setup", model, str(upstream)],
+        [sys.executable, "-m", "talkingface.core.image_setup", model, str(upstream)],
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,

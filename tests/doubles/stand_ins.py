@@ -22,10 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 DOUBLES = REPO / "tests" / "doubles"
 sys.path.insert(0, str(REPO))
 
+from talkingface.adapters import ADAPTERS  # noqa: E402
 from talkingface.weights.manifest import load_manifest  # noqa: E402
 from tests.doubles.install import SEED_GENEFACE_RELEASES  # noqa: E402
 
-MODELS = ("ernerf", "gaussiantalker", "geneface")
+MODELS = tuple(ADAPTERS)
 LABEL = (
     b"talkingface STAND-IN weight: a placeholder, not the published file. Only the local line's test doubles accept "
     b"it; 'make weights' fetches the real one.\n"

@@ -180,7 +180,7 @@ def test_syncnet_loader_is_strict(syncnet_file: Path, tmp_path: Path) -> None:
     """Files from torch < 0.4.1 lack num_batches_tracked and load; a missing weight is an error, not random."""
     import torch
 
-    from talkingface.errors import TalkingfaceError
+    from talkingface.core.errors import TalkingfaceError
     from talkingface.eval.syncnet_net import load_syncnet
 
     state = torch.load(str(syncnet_file), map_location="cpu")

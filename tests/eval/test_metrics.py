@@ -12,7 +12,7 @@ import pytest
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from talkingface.errors import TalkingfaceError
+from talkingface.core.errors import TalkingfaceError
 from talkingface.eval import assets
 from talkingface.eval import ssim as ssim_module
 from talkingface.eval.imresize import imresize_half

@@ -22,7 +22,7 @@ lpips = pytest.importorskip("lpips")
 fid_inception = pytest.importorskip("pytorch_fid.inception")
 fid_score = pytest.importorskip("pytorch_fid.fid_score")
 
-from talkingface.errors import TalkingfaceError  # noqa: E402
+from talkingface.core.errors import TalkingfaceError  # noqa: E402
 from talkingface.eval.fid_net import RunningStats, frechet_distance, load_fid_inception  # noqa: E402
 from talkingface.eval.lpips_net import load_lpips  # noqa: E402
 

@@ -15,18 +15,26 @@ import pytest
 
 from talkingface import __version__
 from talkingface.adapters import ADAPTERS, get_adapter
-from talkingface.cli_args import Roots, parse, resolve
+from talkingface.core.cli_args import Roots, parse, resolve
 from talkingface.weights.manifest import load_manifest
 from tests.conftest import REPO
 
-MODELS = tuple(ADAPTERS)
+# Most tests here train, then infer: the person-specific models. A one-shot model has its own tests below.
+MODELS = tuple(name for name, adapter in ADAPTERS.items() if adapter.trainable)
+ONE_SHOT = tuple(name for name, adapter in ADAPTERS.items() if not adapter.trainable)
 NVIDIA_SMI = """#!/bin/sh
 case "$1" in
   -L) printf 'GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-1)\\nGPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-2)\\n' ;;
   *) printf '0, 9.0\\n1, 9.0\\n' ;;
 esac
 """
+# `docker image inspect` is the host's read-only query for which lines' images exist (--line auto): it answers
+# from FAKE_DOCKER_IMAGES and is never taken for a container run.
 FAKE_DOCKER = """#!/bin/sh
+if [ "$1 $2" = "image inspect" ]; then
+  for ref in ${FAKE_DOCKER_IMAGES:-}; do [ "$ref" = "$3" ] && exit 0; done
+  exit 1
+fi
 printf '%s\\n' "$@" > "$FAKE_DOCKER_ARGV"
 exit 7
 """
@@ -199,6 +207,18 @@ class TestGpuFlag:
     def test_h100_picks_the_cu118_line(self, host: Host) -> None:
         done = host.run("ernerf", "preprocess", "--video_path", "clip.mp4", "--gpu", "GPU1")
         assert "talkingface/ernerf:0.1.0-cu118" in done.stdout
+
+    @pytest.mark.parametrize(
+        ("built", "picked"),
+        [(("cu130",), "cu130"), (("cu118", "cu130"), "cu118"), (("cu113", "cu130"), "cu118"), ((), "cu118")],
+    )
+    def test_auto_takes_cu130_only_where_it_is_the_only_cuda_line_built(
+        self, host: Host, built: tuple, picked: str
+    ) -> None:
+        images = " ".join(f"talkingface/ernerf:{__version__}-{line}" for line in built)
+        done = host.run("ernerf", "preprocess", "--video_path", "clip.mp4", "--gpu", "GPU1", FAKE_DOCKER_IMAGES=images)
+        assert done.returncode == 0, done.stderr
+        assert f"talkingface/ernerf:{__version__}-{picked}" in docker_argv(done.stdout)
 
     def test_missing_gpu_lists_the_hosts_gpus(self, host: Host) -> None:
         done = host.run("ernerf", "train", "--video_path", "clip.mp4", "--gpu", "GPU3")
@@ -556,3 +576,25 @@ class TestRealRun:
         ran = (host.root / "docker-argv").read_text().splitlines()
         assert ["docker", *ran] == [t for t in printed if t != "--tty"]
         assert host.workspace(model).is_dir()
+
+
+@pytest.mark.parametrize("model", ONE_SHOT)
+class TestOneShotModel:
+    def test_infer_mounts_the_photo_read_only_and_names_the_task_after_it(self, host: Host, model: str) -> None:
+        photo = host.cwd / "my face.png"
+        photo.write_bytes(b"png")
+        done = host.run(model, "infer", "--image_path", "my face.png", "--audio_path", "speech.wav")
+        assert done.returncode == 0, done.stderr
+        argv = docker_argv(done.stdout)
+        assert f"type=bind,source={photo},target=/input/image/my face.png,readonly" in argv
+        [image] = [a for a in argv if a.startswith(f"talkingface/{model}:{__version__}-")]
+        command = argv[argv.index(image) + 1 :]
+        assert command[command.index("--image_path") + 1] == "/input/image/my face.png"
+        assert command[command.index("--task") + 1] == "my_face"
+
+    @pytest.mark.parametrize("verb", ["train", "preprocess", "check", "paste-back"])
+    def test_the_training_verbs_are_refused_on_the_host_too(self, host: Host, model: str, verb: str) -> None:
+        done = host.run(model, verb, "--video_path", "clip.mp4")
+        assert done.returncode == 2
+        assert f"{model} cannot {verb}" in done.stderr and "inference-only" in done.stderr
+        assert not (host.root / "docker-argv").exists()

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from talkingface.errors import TalkingfaceError
-from talkingface.gpu import (
+from talkingface.core.errors import TalkingfaceError
+from talkingface.host.gpu import (
     GpuSelection,
     HostGpu,
     check_available,
@@ -72,3 +72,41 @@ class TestHostGpus:
         assert pick_line(parse_gpu("GPU0"), caps) == "cu118"
         assert pick_line(parse_gpu("GPU1"), caps) == "cu113"
         assert pick_line(parse_gpu("all"), caps) == "cu118"
+
+
+class TestPickLineCu130:
+    """--line auto and the cu130 line (CUDA 13: sm_75 and newer, built from PyPI and Debian only)."""
+
+    def test_cu130_when_only_its_images_are_present(self) -> None:
+        from talkingface.host.gpu import GpuSelection, pick_line
+
+        assert pick_line(GpuSelection(all_gpus=True), {0: (9, 0)}, frozenset({"cu130"})) == "cu130"
+        assert pick_line(GpuSelection(all_gpus=True), {0: (7, 5)}, frozenset({"cu130"})) == "cu130"
+
+    def test_older_lines_win_when_their_images_are_present(self) -> None:
+        from talkingface.host.gpu import GpuSelection, pick_line
+
+        assert pick_line(GpuSelection(all_gpus=True), {0: (9, 0)}, frozenset({"cu130", "cu118"})) == "cu118"
+        assert pick_line(GpuSelection(all_gpus=True), {0: (8, 6)}, frozenset()) == "cu113"
+
+    def test_volta_never_gets_cu130(self) -> None:
+        from talkingface.host.gpu import GpuSelection, pick_line
+
+        assert pick_line(GpuSelection(all_gpus=True), {0: (7, 0)}, frozenset({"cu130"})) == "cu113"
+        assert pick_line(GpuSelection(all_gpus=True), {0: (7, 0), 1: (9, 0)}, frozenset({"cu130"})) == "cu118"
+
+
+class TestCu130Doctor:
+    def test_driver_minimum_is_cuda_13s(self) -> None:
+        from talkingface.doctor.lines import line_problems
+
+        assert line_problems(line="cu130", cap=(9, 0), driver="580.65.06") == []
+        (problem,) = line_problems(line="cu130", cap=(9, 0), driver="575.57.08")
+        assert "580.65.06" in problem.what
+
+    def test_volta_is_refused_and_blackwell_needs_cu130(self) -> None:
+        from talkingface.doctor.lines import line_problems, runnable_lines
+
+        assert "sm_70" in line_problems(line="cu130", cap=(7, 0), driver="590.1")[0].what
+        assert runnable_lines(cap=(12, 0), driver="590.1") == ["cu130"]
+        assert "cu130" in line_problems(line="cu118", cap=(12, 0), driver="590.1")[0].what

@@ -11,7 +11,7 @@ from typing import Dict
 
 import pytest
 
-from talkingface.errors import DISK_FULL_FIX
+from talkingface.core.errors import DISK_FULL_FIX
 from tests.conftest import REPO
 from tests.disk_faults import fill, one_line, remount, tmpfs, unprivileged
 from tests.doubles.install import install

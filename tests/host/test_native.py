@@ -16,10 +16,13 @@ import pytest
 
 from talkingface.adapters import ADAPTERS
 from talkingface.host.native import missing_tools
-from tests.conftest import REPO
+from tests.conftest import REPO, ffmpeg
 from tests.doubles.install import install
 
 MODELS = tuple(ADAPTERS)
+# The verbs below train first; a one-shot model has a test of its own (test_a_one_shot_model_...).
+TRAINABLE = tuple(name for name, adapter in ADAPTERS.items() if adapter.trainable)
+ONE_SHOT = tuple(name for name, adapter in ADAPTERS.items() if not adapter.trainable)
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +74,7 @@ class User:
         return [hashlib.sha256(p.read_bytes()).hexdigest() for p in (self.video, self.audio)]
 
 
-@pytest.fixture(params=MODELS)
+@pytest.fixture(params=TRAINABLE)
 def user(request: pytest.FixtureRequest, tmp_path: Path, native_envs: Dict[str, Path], media) -> User:
     return User(request.param, tmp_path, native_envs[request.param], media)
 
@@ -98,6 +101,24 @@ def test_every_verb_runs_natively_and_never_writes_the_inputs(user: User) -> Non
     links = json.loads((user.prefix / "talkingface-env.json").read_text())
     assert links["model"] == user.model and links["line"] == "local"
     assert upstream.is_dir()
+
+
+@pytest.mark.parametrize("model", ONE_SHOT)
+def test_a_one_shot_model_infers_from_a_photo_natively_and_refuses_train(
+    model: str, tmp_path: Path, native_envs: Dict[str, Path], media
+) -> None:
+    user = User(model, tmp_path, native_envs[model], media)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    ffmpeg("-i", str(user.video), "-frames:v", "1", str(photos / "face.png"))
+    (photos / "face.png").chmod(0o444)
+    before = user.input_digests() + [hashlib.sha256((photos / "face.png").read_bytes()).hexdigest()]
+    infer = user.run("infer", "--image_path", str(photos / "face.png"), "--audio_path", str(user.audio))
+    result = user.workspace / "results" / "face" / "speech.mp4"
+    assert f"result: {result}" in infer.stdout and result.stat().st_size > 0
+    refused = user.run("train", "--video_path", str(user.video), check=False)
+    assert refused.returncode == 2 and "inference-only" in refused.stderr
+    assert user.input_digests() + [hashlib.sha256((photos / "face.png").read_bytes()).hexdigest()] == before
 
 
 def test_shell_opens_in_the_native_upstream_tree(tmp_path: Path, native_envs: Dict[str, Path], media) -> None:

@@ -21,8 +21,8 @@ import pytest
 
 from talkingface import __version__
 from talkingface.adapters import ADAPTERS
+from talkingface.core.upstream import load_pins
 from talkingface.eval import assets
-from talkingface.upstream import load_pins
 from tests.bundle.conftest import Site as BundleSite
 from tests.bundle.conftest import write_site
 from tests.conftest import REPO, ffmpeg
@@ -30,6 +30,8 @@ from tests.doubles.install import install
 
 MODELS = tuple(ADAPTERS)
 IMAGES = (*MODELS, "eval")
+TRAINABLE = tuple(name for name, adapter in ADAPTERS.items() if adapter.trainable)
+ONE_SHOT = tuple(name for name, adapter in ADAPTERS.items() if not adapter.trainable)
 UID = 4242
 
 
@@ -101,8 +103,8 @@ def expected_uid() -> tuple:
     return (UID, UID) if os.geteuid() == 0 else (os.getuid(), os.getgid())
 
 
-@pytest.mark.parametrize("site", MODELS, indirect=True)
-class TestEveryVerbInTheLocalImage:
+@pytest.mark.parametrize("site", TRAINABLE, indirect=True)
+class TestTrainAndInferInTheLocalImage:
     def test_train_infer_and_the_rest(self, site: Site) -> None:
         before = digest(site.inputs)
         steps = [
@@ -123,6 +125,39 @@ class TestEveryVerbInTheLocalImage:
         assert site.owner_ids() == {expected_uid()}
         assert digest(site.inputs) == before
 
+
+@pytest.mark.parametrize("site", ONE_SHOT, indirect=True)
+class TestOneShotInTheLocalImage:
+    def test_every_infer_form_and_the_refusals(self, site: Site) -> None:
+        ffmpeg("-i", str(site.inputs / "clip.mp4"), "-frames:v", "1", str(site.inputs / "face.png"))
+        ffmpeg("-i", str(site.inputs / "clip.mp4"), "-t", "2", "-an", str(site.inputs / "driving.mp4"))
+        ffmpeg("-i", str(site.inputs / "face.png"), "-vf", "scale=200:200", str(site.inputs / "small.png"))
+        for path in site.inputs.iterdir():
+            path.chmod(0o444)
+        before = digest(site.inputs)
+        steps = [
+            (["infer", "--image_path", "face.png", "--audio_path", "speech.wav"], "face/speech.mp4"),
+            (["infer", "--seed", "6", "--audio_path", "speech.wav"], "seed6/speech.mp4"),
+            (["infer", "--image_path", "face.png", "--motion_video", "driving.mp4", "--audio_path", "speech.wav",
+              "--task", "posed"], "posed/speech.mp4"),
+            (["infer", "--image_path", "face.png", "--motion_video", "driving.mp4", "--task", "moved"],
+             "moved/driving.mp4"),
+        ]  # fmt: skip
+        for argv, result in steps:
+            done = site.run(*argv)
+            assert done.returncode == 0, f"{argv}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            assert (site.workspace / "results" / result).is_file()
+        done = site.run("train", "--video_path", "clip.mp4")
+        assert done.returncode == 2 and "inference-only" in done.stderr
+        done = site.run("infer", "--image_path", "small.png", "--audio_path", "speech.wav")
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert done.returncode != 0 and len(errors) == 1 and "smaller than 256 px" in errors[0], done.stderr
+        assert site.owner_ids() == {expected_uid()}
+        assert digest(site.inputs) == before
+
+
+@pytest.mark.parametrize("site", MODELS, indirect=True)
+class TestEveryImage:
     def test_shell(self, site: Site) -> None:
         done = site.run("shell", stdin="pwd\n")
         assert done.returncode == 0, done.stderr
@@ -232,7 +267,9 @@ def test_compose_file_is_valid() -> None:
     done = subprocess.run([*compose, "-f", str(REPO / "compose.yaml"), "--profile", "gpu1", "config", "--services"],
                           capture_output=True, text=True, env={**os.environ, "UID": "1000", "GID": "1000"})  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert set(done.stdout.split()) == {*MODELS, *(f"{m}-gpu1" for m in MODELS), "web", "tts"}
+    # web-gpu: the studio with nvidia-smi, under its own profile, so that `up web tts` starts without an NVIDIA runtime
+    # (tests/web/test_image.py runs that).
+    assert set(done.stdout.split()) == {*MODELS, *(f"{m}-gpu1" for m in MODELS), "web", "web-gpu", "tts"}
 
 
 class TestEvalImage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from talkingface.errors import TalkingfaceError
+from talkingface.core.errors import TalkingfaceError
 from talkingface.prep import face_track as ft
 
 T, F = True, False

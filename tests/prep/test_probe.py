@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from talkingface.errors import TalkingfaceError
+from talkingface.core.errors import TalkingfaceError
 from talkingface.prep.input_checks import check_decoded, check_streams
 from talkingface.prep.probe import MediaInfo, parse
 

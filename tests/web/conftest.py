@@ -88,7 +88,7 @@ def support(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from talkingface.sample_clip import generate
+    from talkingface.demo.sample_clip import generate
 
     path = tmp_path_factory.mktemp("web-media") / "clip.mp4"
     generate(path, seconds=12.0, size=512)

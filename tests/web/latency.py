@@ -29,7 +29,7 @@ def main() -> int:
     p.add_argument("--image", help="the model image for --runtime docker (default: the local line's)")
     args = p.parse_args()
     root = Path(tempfile.mkdtemp(prefix="talkingface-latency-"))
-    from talkingface.sample_clip import generate
+    from talkingface.demo.sample_clip import generate
 
     clip = root / "clip.mp4"
     generate(clip, seconds=12.0, size=512)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from talkingface.errors import TalkingfaceError
-from talkingface.plan import Plan, step
-from talkingface.progress_file import progress_path
-from talkingface.runner import Runner, RunOptions
+from talkingface.container.runner import Runner, RunOptions
+from talkingface.core.errors import TalkingfaceError
+from talkingface.core.plan import Plan, step
+from talkingface.core.progress_file import progress_path
 
 
 def plan_of(tmp_path: Path, *, fail_second: bool) -> Plan:

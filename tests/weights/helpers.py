@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from talkingface.errors import TalkingfaceError
+from talkingface.core.errors import TalkingfaceError
 from talkingface.weights.download import Options
 from talkingface.weights.fetch import fetch_all
 from talkingface.weights.lock import load_lock

@@ -119,12 +119,13 @@ def test_verify_of_a_folder_that_is_not_there(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_list_ends_with_every_path_the_run_scripts_check(capsys: pytest.CaptureFixture) -> None:
+    from talkingface.adapters import ADAPTERS
     from talkingface.weights.manifest import load_manifest
 
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     listed = {line.strip() for line in out.splitlines() if line.startswith("  ")}
-    for model in ("ernerf", "gaussiantalker", "geneface"):
+    for model in ADAPTERS:
         paths = load_manifest().paths([model])
         assert f"{model} needs {len(paths)} paths in the weights folder:" in out
         assert set(paths) <= listed

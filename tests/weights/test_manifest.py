@@ -10,11 +10,11 @@ from typing import List, Tuple
 import pytest
 
 from talkingface.adapters import get_adapter
+from talkingface.core.errors import TalkingfaceError
+from talkingface.core.layout import ContainerRoots
 from talkingface.doctor.__main__ import expected_weights
 from talkingface.doctor.facts import MODEL_IMAGES
-from talkingface.errors import TalkingfaceError
 from talkingface.eval import assets
-from talkingface.layout import ContainerRoots
 from talkingface.weights.manifest import HUB_PREFIX_SOURCE, IMAGES, Entry, load_manifest, parse_manifest
 from tests.weights.helpers import entry
 
@@ -200,8 +200,21 @@ def test_two_entries_may_not_share_a_path() -> None:
         parse_manifest({"version": 1, "entries": twice})
 
 
-def test_images_are_the_four_images() -> None:
-    assert set(IMAGES) == {*MODEL_IMAGES, "eval"}
+def test_images_are_the_model_images_eval_and_web() -> None:
+    assert set(IMAGES) == {*MODEL_IMAGES, "eval", "web"}
+
+
+def test_web_needs_only_the_piper_voices() -> None:
+    # The TTS service's optional voices: no model image needs them, and they need nothing of the models'.
+    assert {p for p in MANIFEST.paths(["web"])} == {
+        f"tts/piper/{voice}{ext}"
+        for voice in ("en_US-lessac-medium", "zh_CN-huayan-medium")
+        for ext in (".onnx", ".onnx.json")
+    }
+    assert not [p for p in MANIFEST.paths(MODEL_IMAGES) if p.startswith("tts/")]
+    # Opt-in: what make weights / verify-weights / bundle take when no image is named leaves them out.
+    assert not [p for p in MANIFEST.paths(None) if p.startswith("tts/")]
+    assert not [e.id for e in MANIFEST.select(None) if "web" in e.images]
 
 
 def test_docs_list_every_entry() -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from talkingface.cli_args import check_weights
+from talkingface.adapters import ADAPTERS
+from talkingface.core.cli_args import check_weights
 from talkingface.weights.manifest import load_manifest
 from tests.conftest import REPO
 
-MODELS = ("ernerf", "gaussiantalker", "geneface")
+MODELS = tuple(ADAPTERS)
 
 
 def make_stand_ins(folder: Path) -> subprocess.CompletedProcess:

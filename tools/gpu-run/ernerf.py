@@ -10,7 +10,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import weights  # noqa: E402
-from gpurun import AD_NERF_OUTPUTS, REPO, TASK, Model, Run, deepspeech_stand_in, doubles_on_path, main, tracker_fallback  # noqa: E402
+from gpurun import (  # noqa: E402
+    AD_NERF_OUTPUTS,
+    REPO,
+    Model,
+    Run,
+    deepspeech_stand_in,
+    doubles_on_path,
+    main,
+    prove_face_parsing,
+    tracker_fallback,
+)
 from gpurun import replace_with_double as replace  # noqa: E402
 
 DOUBLES = REPO / "tests" / "doubles"
@@ -33,27 +43,8 @@ def install_stand_ins(run: Run) -> None:
     deepspeech_stand_in(run)
     # Random BiSeNet weights give random classes, which leave task 5 no background to sample: the real network
     # runs once on the frames (below), and the dataset gets the doubles' parsing, as the first device run did.
-    prove_face_parsing(run)
+    prove_face_parsing(run, run.weights / "ernerf" / "data_utils" / "face_parsing" / "79999_iter.pth")
     replace(run, "data_utils/face_parsing/test.py", "parsing maps: random BiSeNet weights give no usable classes")
-
-
-def prove_face_parsing(run: Run) -> None:
-    frames = run.workspace / "data" / TASK / "ori_imgs"
-    scratch = run.root / "scratch" / "parsing"
-    scratch.mkdir(parents=True, exist_ok=True)
-    model = run.weights / "ernerf" / "data_utils" / "face_parsing" / "79999_iter.pth"
-    python = str(run.env / "opt" / "venv" / "bin" / "python")
-    step = run.command(
-        "face-parsing-real",
-        ["env", f"TORCH_HOME={run.weights / 'cache' / 'torch'}", python,
-         str(run.upstream / "data_utils" / "face_parsing" / "test.py"),
-         f"--respath={scratch}", f"--imgpath={frames}", f"--modelpath={model}"],
-        check=False,
-    )  # fmt: skip
-    written = len(list(scratch.glob("*.png")))
-    run.record["face_parsing_real"] = {"exit": step.returncode, "maps_written": written, "kept": False}
-    if step.returncode == 0 and written:
-        run.real(f"face parsing: upstream's BiSeNet with random weights wrote {written} maps (not used for training)")
 
 
 def infer_runs(run: Run):

@@ -8,13 +8,18 @@ check, normalization, frames, landmarks) run for real and their resume markers a
 
 ``run`` (the GPU machine): builds the native environment with the images' own scripts, writes the weights that
 can't be had as random weights in their published formats through upstream's own classes, installs the named
-stand-ins, then runs ``convert-bfm``, ``preprocess`` from upstream's first task, every training stage and ``infer``
-through ``bin/run_<model>.sh --runtime native``, and records ``docs/bench/gpu-run-<model>.json``.
+stand-ins and edits, then runs ``convert-bfm``, ``preprocess`` from upstream's first task, every training stage and
+``infer`` through ``bin/run_<model>.sh --runtime native``, and records ``docs/bench/gpu-run-<model>.json``.
+
+A one-shot model (NeRFFaceSpeech) has no BFM conversion, dataset or training: its ``prepare`` runs ``infer`` on the
+doubles, so our own steps (the photo's alignment, the driving audio) are done and kept, and ``run`` runs ``infer``
+again, where only upstream's steps are left to do.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import json
 import lzma
@@ -48,24 +53,38 @@ class Step:
     iterations: Optional[int] = None
 
 
+def preprocess_clip(run: Run) -> Sequence[str]:
+    """The verb ``prepare`` runs on the doubles by default: our own offline steps on the sample clip."""
+    return ("preprocess", "--video_path", str(run.input / "clip.mp4"))
+
+
 @dataclass
 class Model:
     """What one model's run needs; everything else is shared."""
 
     name: str
-    first_upstream_step: str
+    first_upstream_step: Optional[str]  # None: no dataset to preprocess (a one-shot model)
     lock: Path
     ext_names: Sequence[str]
     write_weights: Callable[[Run], None]
     install_stand_ins: Callable[[Run], None]
     train_runs: Sequence[Sequence[str]]  # (stage label, *verb args)
-    infer_runs: Callable[[Run], Sequence[Sequence[str]]]
+    infer_runs: Callable[[Run], Sequence[Sequence[object]]]  # (name, driving audio, *more infer arguments)
     throughput: re.Pattern = re.compile(r"([\d.]+)\s*it/s")
     iterations: Dict[str, int] = field(default_factory=dict)
     # Steps whose real code may fail on random weights, and the stand-in that replaces them then.
     fallbacks: Dict[str, Callable[[Run], None]] = field(default_factory=dict)
     # Dataset entries upstream's tasks write, left out of the prepared pack.
     upstream_outputs: Sequence[str] = ()
+    # Anything else upstream's steps wrote during ``prepare`` (on the doubles), as glob patterns under ROOT.
+    left_out: Sequence[str] = ()
+    # The verb and arguments ``prepare`` runs through the doubles (it may first lay out more inputs).
+    prepare_verb: Callable[[Run], Sequence[str]] = preprocess_clip
+    convert_bfm: bool = True
+    # More settings for tools/native-env.sh (e.g. MAX_JOBS, where one extension's sources dominate the build).
+    build_env: Dict[str, str] = field(default_factory=dict)
+    # Called after each infer, failed or not: what upstream's own logs in the workspace show (loops, their rates).
+    after_infer: Optional[Callable[[Run], None]] = None
 
 
 class Run:
@@ -88,6 +107,7 @@ class Run:
             "task": TASK,
             "real": [],
             "stand_ins": [],
+            "edits": [],
             "weights": [],
             "steps": [],
         }
@@ -157,6 +177,49 @@ class Run:
         return target
 
 
+# A tqdm loop that ran to its end: "desc: 100%|####| 50/50 [00:12<00:00,  4.10it/s]".
+TQDM_DONE = re.compile(
+    r"(?:(?P<desc>[\w .:-]*?): *)?100%\|[^|\r\n]*\| *(?P<n>\d+)/(?P=n) \[(?P<elapsed>[\d:]+)<[^,\]]*, *"
+    r"(?P<rate>[\d.]+)(?P<unit>it/s|s/it)\]"
+)
+
+
+def finished_loops(text: str) -> List[Dict[str, object]]:
+    """Each tqdm loop a log shows finished, once (tqdm repeats its last line when it closes)."""
+    loops: List[Dict[str, object]] = []
+    for match in TQDM_DONE.finditer(text):
+        rate = float(match["rate"])
+        loop = {
+            "loop": (match["desc"] or "").strip() or None,
+            "iterations": int(match["n"]),
+            "elapsed": match["elapsed"],
+            "it_per_s": round(rate if match["unit"] == "it/s" else 1 / rate, 3) if rate else None,
+        }
+        if not loops or loops[-1] != loop:
+            loops.append(loop)
+    return loops
+
+
+def edit_upstream(run: Run, relative: str, find: str, replace: str, why: str, *, count: int = 1) -> None:
+    """Change ``count`` occurrences of ``find`` in one upstream file (a shortened loop, an import the lent machine's
+    Python or numpy no longer has); the original stays beside it as <name>.upstream, and the record lists the edit.
+    A second run on the same environment edits the original again."""
+    target = run.upstream / relative
+    kept = target.parent / (target.name + ".upstream")
+    text = (kept if kept.exists() else target).read_text(encoding="utf-8")
+    found = text.count(find)
+    if found != count:
+        raise SystemExit(
+            f"gpu-run: {relative} holds {found} of {find.strip()!r}, not {count} -- fix: update the edit for this "
+            "upstream commit"
+        )
+    if not kept.exists():
+        shutil.copy(target, kept)
+    target.write_text(text.replace(find, replace), encoding="utf-8")
+    run.record["edits"].append({"file": relative, "find": find.strip(), "replace": replace.strip(), "why": why})
+    print(f"gpu-run: edit: {relative}: {find.strip()!r} -> {replace.strip()!r} ({why})", flush=True)
+
+
 def replace_with_double(run: Run, relative: str, why: str, *, double: Optional[Path] = None) -> None:
     """Swap one upstream file for a double's version; the original stays beside it as <name>.upstream."""
     target = run.upstream / relative
@@ -205,10 +268,32 @@ def stub_module(run: Run, name: str, body: str, why: str) -> None:
     run.stand_in(f"python package {name}", why)
 
 
+def prove_face_parsing(run: Run, model_path: Path, tree: str = "data_utils") -> None:
+    """Upstream's BiSeNet with random weights, once, on the frames: real code run, its maps not used (random classes
+    leave no background to sample; the doubles' parsing maps stand in for the dataset)."""
+    frames = run.workspace / "data" / TASK / "ori_imgs"
+    if not frames.is_dir():  # GeneFace keeps its frames under data/processed/videos/<task>
+        frames = run.workspace / "data" / "processed" / "videos" / TASK / "ori_imgs"
+    scratch = run.root / "scratch" / "parsing"
+    scratch.mkdir(parents=True, exist_ok=True)
+    python = str(run.env / "opt" / "venv" / "bin" / "python")
+    step = run.command(
+        "face-parsing-real",
+        ["env", f"TORCH_HOME={run.weights / 'cache' / 'torch'}", python,
+         str(run.upstream / tree / "face_parsing" / "test.py"),
+         f"--respath={scratch}", f"--imgpath={frames}", f"--modelpath={model_path}"],
+        check=False,
+    )  # fmt: skip
+    written = len(list(scratch.glob("*.png")))
+    run.record["face_parsing_real"] = {"exit": step.returncode, "maps_written": written, "kept": False}
+    if step.returncode == 0 and written:
+        run.real(f"face parsing: upstream's BiSeNet with random weights wrote {written} maps (not used for training)")
+
+
 # ------------------------------------------------------------------------------------------------ prepare (CPU)
 def prepare(model: Model, root: Path, seconds: float) -> Path:
     sys.path.insert(0, str(REPO))
-    from talkingface.sample_clip import generate
+    from talkingface.demo.sample_clip import generate
     from tests.doubles.install import install
 
     run = Run(model, root)
@@ -221,15 +306,22 @@ def prepare(model: Model, root: Path, seconds: float) -> Path:
     local_env = root / "prep-env"
     subprocess.run([str(REPO / "tools" / "native-env.sh"), model.name, "local", str(local_env)], check=True)
     run.bfm, run.weights = support / "bfm_models", support / "weights"
-    run.verb("prepare", "preprocess", "--video_path", str(run.input / "clip.mp4"), "--gpu", "CPU", native_env=local_env)
+    verb, *args = model.prepare_verb(run)
+    run.verb("prepare", verb, *args, "--gpu", "CPU", native_env=local_env)
     pack = root.parent / f"gpu-run-{model.name}.tar"
     upstream_outputs = set(model.upstream_outputs)
 
     def ours(info: tarfile.TarInfo) -> Optional[tarfile.TarInfo]:
         # Only what our own steps wrote travels: the GPU run redoes every upstream task.
+        # What lies in the task's dataset folder: ws/data/<task>/ (AD-NeRF lineage) or GeneFace's
+        # ws/data/processed/videos/<task>/.
         parts = Path(info.name).parts
-        data = parts[parts.index("data") + 2 :] if "data" in parts and len(parts) > parts.index("data") + 2 else ()
-        return None if data and data[0] in upstream_outputs else info
+        under = parts[parts.index("data") :] if "data" in parts else ()
+        data = under[under.index(TASK) + 1 :] if TASK in under else ()
+        if data and data[0] in upstream_outputs:
+            return None
+        inside = "/".join(parts[1:])  # the path under ROOT
+        return None if any(fnmatch.fnmatchcase(inside, pattern) for pattern in model.left_out) else info
 
     with tarfile.open(pack, "w") as tar:
         for name in ("input", "ws"):
@@ -278,6 +370,7 @@ def build_env(run: Run, archives: Path, wheels: Path, ext_wheels: Path, archs: s
         return
     env = dict(
         run.python_env(),
+        **run.model.build_env,
         UPSTREAM_ARCHIVES=str(archives),
         WHEELHOUSE=str(wheels),
         EXT_WHEELS=str(ext_wheels),
@@ -377,9 +470,10 @@ def gpu_run(model: Model, root: Path, args: argparse.Namespace) -> Path:
     model.write_weights(run)
     model.install_stand_ins(run)
     run.save()
-    # --force: the prepared workspace holds the doubles' conversion.
-    run.verb("convert-bfm", "convert-bfm", "--force", "--gpu", run.gpu)
-    for attempt in range(1 + len(model.fallbacks)):
+    if model.convert_bfm:
+        # --force: the prepared workspace holds the doubles' conversion.
+        run.verb("convert-bfm", "convert-bfm", "--force", "--gpu", run.gpu)
+    for attempt in range(1 + len(model.fallbacks) if model.first_upstream_step else 0):
         step = run.verb(
             "preprocess", "preprocess", "--video_path", str(run.input / "clip.mp4"),
             "--from_step", model.first_upstream_step, "--gpu", run.gpu, check=False,
@@ -400,8 +494,14 @@ def gpu_run(model: Model, root: Path, args: argparse.Namespace) -> Path:
         run.record["steps"][-1]["iterations"] = step.iterations
     out_dir = Path(args.out).parent
     results = []
-    for name, audio in model.infer_runs(run):
-        run.verb(f"infer-{name}", "infer", "--audio_path", str(audio), "--gpu", run.gpu)
+    for name, audio, *extra in model.infer_runs(run):
+        step = run.verb(f"infer-{name}", "infer", "--audio_path", str(audio), *map(str, extra), "--gpu", run.gpu,
+                        check=not model.after_infer)  # fmt: skip
+        if model.after_infer:
+            model.after_infer(run)
+            if step.returncode != 0:
+                run.save()
+                raise SystemExit(f"gpu-run: step infer-{name} failed (exit {step.returncode}); its log: {step.log}")
         stem = Path(audio).stem
         results.append(
             {"driving": str(audio), **result(run, run.workspace / "results" / TASK / f"{stem}.mp4", out_dir)}

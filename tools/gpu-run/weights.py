@@ -73,15 +73,18 @@ torch.save(BiSeNet(n_classes=19).state_dict(), sys.argv[1])
 """
 
 
-def bisenet(run: Run, model: str) -> Path:
-    """79999_iter.pth: upstream's own BiSeNet class (its ResNet-18 backbone loads the hub file first), random."""
-    relative = Path(model) / "data_utils" / "face_parsing" / "79999_iter.pth"
-    target = run.weights / relative
+def bisenet(run: Run, model: str, tree: str = "data_utils", in_tree: bool = False) -> Path:
+    """79999_iter.pth: upstream's own BiSeNet class (its ResNet-18 backbone loads the hub file first), random.
+    ``tree``: upstream's folder name (GeneFace's is data_util); ``in_tree``: written into the upstream tree, where
+    upstream commits it (GeneFace; the snapshot's blob is missing), not into the weights folder."""
+    parsing = run.upstream / tree / "face_parsing"
+    relative = Path(model) / tree / "face_parsing" / "79999_iter.pth"
+    target = parsing / "79999_iter.pth" if in_tree else run.weights / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not (run.upstream / "data_utils" / "face_parsing" / "model.py").exists():
+    if not (parsing / "model.py").exists():
         placeholder(run, str(relative), "this tree has no BiSeNet class (the doubles')")
         return target
-    env_python(run, BISENET, str(target), path=[run.upstream / "data_utils" / "face_parsing"])
+    env_python(run, BISENET, str(target), path=[parsing])
     run.weight(str(relative), "random BiSeNet(n_classes=19) state dict from upstream's model.py")
     return target
 
@@ -92,12 +95,13 @@ def tracking_helpers(run: Run, dest: Path, helpers: Path | None) -> None:
     is random with the published keys and shapes."""
     import numpy as np
 
-    tree = run.upstream / "data_utils" / "face_tracking" / "3DMM"
+    trees = [run.upstream / folder / "face_tracking" / "3DMM" for folder in ("data_utils", "data_util")]
     dest.mkdir(parents=True, exist_ok=True)
     shown = dest.relative_to(run.root)
     for name in ("keys_info.npy", "topology_info.npy", "sub_mesh.obj"):
         source = next(
-            (d / name for d in (helpers, tree) if d and (d / name).is_file() and not (d / name).is_symlink()), None
+            (d / name for d in (helpers, *trees) if d and (d / name).is_file() and not (d / name).is_symlink()),
+            None,
         )
         if source is not None:
             if source != dest / name:
@@ -147,6 +151,110 @@ def basel_face_model(run: Run) -> None:
     run.weight("bfm/01_MorphableModel.mat", f"random shapeMU/shapePC/shapeEV/texMU/texPC/texEV for {v} vertices")
 
 
+BFM_FRONT_VERTICES = 35709  # Deep3DFaceRecon's BFM_model_front.mat: 3 * 35709 = 107127 rows
+BFM_FRONT_FACES = 70789
+
+
+def bfm_front(run: Run, relative: str) -> None:
+    """Deep3DFaceRecon's BFM_model_front.mat (3DMM-Fitting-Pytorch's BFM09_model_info.mat has the same keys): what
+    transferBFM09 saves, with the keys and shapes ParametricFaceModel, Face3DHelper and BFM09ReconModel read -- random
+    bases around a head-sized ellipsoid, 1-based triangle and point_buf indices, 68 keypoints, the photometric and
+    skin regions."""
+    import numpy as np
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(0)
+    n, f = BFM_FRONT_VERTICES, BFM_FRONT_FACES
+    theta, phi = rng.uniform(0, np.pi, n), rng.uniform(-np.pi / 2, np.pi / 2, n)
+    mean = np.stack([0.8 * np.cos(theta) * np.cos(phi), np.sin(phi), 0.9 * np.sin(theta)], 1)
+    target = run.weights / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tri = rng.integers(1, n + 1, (f, 3)).astype(np.float64)
+    savemat(
+        target,
+        {
+            "meanshape": mean.reshape(1, -1).astype(np.float32),
+            "idBase": (rng.standard_normal((3 * n, 80)) * 1e-3).astype(np.float32),
+            "exBase": (rng.standard_normal((3 * n, 64)) * 1e-3).astype(np.float32),
+            "meantex": rng.uniform(60, 200, (1, 3 * n)).astype(np.float32),
+            "texBase": (rng.standard_normal((3 * n, 80)) * 0.01).astype(np.float32),
+            "point_buf": rng.integers(1, f + 1, (n, 8)).astype(np.float64),
+            "tri": tri,
+            "keypoints": rng.choice(np.arange(1, n + 1), 68, replace=False).reshape(1, 68).astype(np.float64),
+            "frontmask2_idx": np.arange(1, n + 1, 2, dtype=np.float64).reshape(-1, 1),
+            "tri_mask2": tri[::2],
+            "skinmask": (rng.uniform(0, 1, (1, n)) > 0.3).astype(np.float64),
+        },
+    )
+    run.weight(relative, f"random meanshape (1, {3 * n}), idBase/exBase/texBase, meantex, point_buf ({n}, 8), tri, ...")
+
+
+def link(run: Run, relative: str, dest: str) -> None:
+    """Another path where an image expects the same file, as talkingface/weights/fetch.py makes it: a relative
+    symlink to the manifest's dest."""
+    path = run.weights / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    path.symlink_to(os.path.relpath(run.weights / dest, path.parent))
+    run.weight(relative, f"link to {dest}")
+
+
+DNNLIB_VGG16 = "cache/dnnlib/downloads/5982b9427714baaab6e0a48ef3b1dbfd_vgg16.pt"  # dnnlib's cache: md5 of the URL
+STYLEGAN_VGG16 = """
+import sys
+from typing import List
+import torch, torchvision
+import torch.nn.functional as F
+
+
+class VGG16(torch.nn.Module):
+    # The call StyleGAN2-ADA's metrics/vgg16.pt answers (PTI's projector: return_lpips=True on [0, 255] images):
+    # VGG16's five LPIPS stages, each unit-normalised over channels, flattened and concatenated.
+    def __init__(self):
+        super().__init__()
+        layers = torchvision.models.vgg16().features
+        self.stages = torch.nn.ModuleList([layers[:4], layers[4:9], layers[9:16], layers[16:23], layers[23:30]])
+        self.register_buffer("mean", torch.tensor([123.68, 116.779, 103.939]).view(1, 3, 1, 1))
+
+    def forward(self, img: torch.Tensor, resize_images: bool = True, return_features: bool = False,
+                return_lpips: bool = False) -> torch.Tensor:
+        x = img.to(torch.float32)
+        if resize_images:
+            x = F.interpolate(x, size=(224, 224), mode="area")
+        x = x - self.mean
+        parts: List[torch.Tensor] = []
+        for stage in self.stages:
+            x = stage(x)
+            unit = x / (x.square().sum(dim=1, keepdim=True).sqrt() + 1e-10)
+            parts.append(unit.flatten(1) / float(x.shape[2] * x.shape[3]) ** 0.5)
+        if return_features:
+            raise RuntimeError("talkingface gpu-run: this random vgg16.pt holds the convolutions only")
+        return torch.cat(parts, dim=1)
+
+
+torch.manual_seed(0)
+torch.jit.script(VGG16().eval()).save(sys.argv[1])
+"""
+
+
+RUN_FILE = "import runpy, sys; sys.argv[:] = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+
+
+def stylegan_vgg16(run: Run) -> None:
+    """StyleGAN2-ADA's metrics/vgg16.pt where dnnlib's download cache finds it: a TorchScript archive answering the
+    published call (img, resize_images, return_features, return_lpips) with VGG16's convolutions, random; the fully
+    connected layers, which the LPIPS call never reaches, are left out (58 MB instead of 528)."""
+    target = run.weights / DNNLIB_VGG16
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        # TorchScript reads the module's source back: a file, not ``python -c``.
+        script = Path(tmp) / "stylegan_vgg16.py"
+        script.write_text(STYLEGAN_VGG16, encoding="utf-8")
+        env_python(run, RUN_FILE, str(script), str(target))
+    run.weight(DNNLIB_VGG16, "random VGG16 convolutions as TorchScript, StyleGAN2-ADA's vgg16.pt call (LPIPS features)")
+
+
 def placeholder(run: Run, relative: str, why: str) -> None:
     target = run.weights / relative
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -160,3 +268,15 @@ def deepspeech_graph(run: Run) -> None:
         "cache/tensorflow/models/deepspeech-0_1_0-b90017e8.pb",
         "DeepSpeech 0.1.0's graph can't be had here; the extractor that reads it is a stand-in too",
     )
+
+
+def manifest_rest(run: Run, why: str) -> None:
+    """Whatever else the manifest lists for this image (the entrypoint checks each is there): a named placeholder."""
+    import sys
+
+    sys.path.insert(0, str(REPO))
+    from talkingface.weights.manifest import load_manifest
+
+    for relative in load_manifest().paths([run.model.name]):
+        if not (run.weights / relative).exists():
+            placeholder(run, relative, why)

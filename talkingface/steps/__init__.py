@@ -1,1 +1,0 @@
-"""talkingface's own steps, each runnable as ``python -m talkingface.steps <name> ...``."""
