@@ -29,7 +29,7 @@ DEMO_MODEL ?= gaussiantalker
 DEMO_DIR ?= workspace/demo-$(DEMO_MODEL)
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_%-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_%-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt requirements-ref-nodeps.txt
 	python3 -m venv $(VENV)

@@ -1,5 +1,5 @@
-"""images/common/build-ext.sh: a cached wheel is reused for the same torch and arch list, and its shared objects lose
-their debug info (the compilers' -g) with RECORD kept true, so the images don't carry it."""
+"""images/common/build-ext.sh: a cached wheel is reused for the same torch and arch list only, and its shared objects
+lose their debug info (the compilers' -g) with RECORD kept true, so the images don't carry it."""
 
 from __future__ import annotations
 
@@ -53,6 +53,17 @@ def has_debug_info(so: Path) -> bool:
     return ".debug_info" in sections
 
 
+def build_env(tmp_path: Path) -> dict:
+    """build-ext's environment: torch 2.11.0+cu130 (FAKE_PYTHON), arch list 9.0, cache tmp_path/cache, no install."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python3").write_text(FAKE_PYTHON)
+    (fake / "python3").chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}", TORCH_CUDA_ARCH_LIST="9.0", EXT_INSTALL="0")
+    env["EXT_WHEELS"] = str(tmp_path / "cache")
+    return env
+
+
 def test_a_reused_wheel_loses_its_debug_info_and_keeps_its_code_and_record(tmp_path: Path) -> None:
     built = wheel_with_debug_info(tmp_path)
     with zipfile.ZipFile(built) as z:
@@ -62,12 +73,7 @@ def test_a_reused_wheel_loses_its_debug_info_and_keeps_its_code_and_record(tmp_p
     cache.mkdir(parents=True)
     shutil.copy(built, cache)
     (cache / "BUILT_FOR").write_text("2.11.0+cu130 9.0\n")
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "python3").write_text(FAKE_PYTHON)
-    (fake / "python3").chmod(0o755)
-    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}", TORCH_CUDA_ARCH_LIST="9.0", EXT_INSTALL="0")
-    env["EXT_WHEELS"] = str(tmp_path / "cache")
+    env = build_env(tmp_path)
     done = subprocess.run(
         ["bash", str(SCRIPT), f"answer={tmp_path / 'nowhere'}"], env=env, capture_output=True, text=True
     )
@@ -88,3 +94,25 @@ def test_a_reused_wheel_loses_its_debug_info_and_keeps_its_code_and_record(tmp_p
         ["bash", str(SCRIPT), f"answer={tmp_path / 'nowhere'}"], env=env, capture_output=True, text=True
     )
     assert again.returncode == 0 and "stripped" not in again.stdout  # already stripped: the wheel is left as it is
+
+
+@pytest.mark.parametrize(
+    "record",
+    ["2.10.0+cu130 9.0", "2.11.0+cu130 8.0;9.0", "2.11.0+cu128 9.0"],
+    ids=["other-torch", "other-archs", "other-cuda"],
+)
+def test_a_wheel_cached_for_another_torch_or_arch_list_is_built_again(tmp_path: Path, record: str) -> None:
+    cache = tmp_path / "cache" / "answer"
+    cache.mkdir(parents=True)
+    stale = cache / "answer-1.0-cp311-cp311-linux_x86_64.whl"
+    stale.write_bytes(b"a wheel built for another torch")
+    (cache / "BUILT_FOR").write_text(record + "\n")
+    env = build_env(tmp_path)
+    done = subprocess.run(
+        ["bash", str(SCRIPT), f"answer={tmp_path / 'nowhere'}"], env=env, capture_output=True, text=True
+    )
+    assert "reusing" not in done.stdout
+    assert f"build-ext: answer: compiling {tmp_path / 'nowhere'} for 9.0" in done.stdout
+    # The stale wheel is gone, and the build of the missing source fails instead of installing it.
+    assert done.returncode != 0 and "error: building answer failed" in done.stderr
+    assert not stale.exists() and not (cache / "BUILT_FOR").exists()

@@ -2,9 +2,11 @@
 # Lay out a model's environment outside any container, as its image does: PREFIX/opt/upstream and PREFIX/opt/venv.
 #   tools/native-env.sh MODEL LINE PREFIX        (make native-env MODEL=ernerf LINE=cu118 PREFIX=/scratch/tf-ernerf)
 # A CUDA line runs the image's own build scripts (images/common/*.sh, images/MODEL/build-upstream.sh) with the
-# settings of the Dockerfile's builder-LINE stage; any of them set in the environment wins (TORCH_CUDA_ARCH_LIST,
-# TORCH_PINS, LOCK, WHEELHOUSE, UPSTREAM_ARCHIVES, EXT_WHEELS, SYSTEM_SITE, BASE_PYTHON, PYTORCH3D). The local
-# line installs the test doubles and the local wheels, as the image's runtime-local stage does.
+# settings of the Dockerfile's builder-LINE stage, its paths made native (tools/line-env.py: the checkout's copies,
+# PREFIX/opt, PREFIX/.build); any of them set in the environment wins (ARCHS or TORCH_CUDA_ARCH_LIST, TORCH_PINS,
+# WHEELHOUSE, UPSTREAM_ARCHIVES, EXT_WHEELS, CUDA_HOME, SYSTEM_SITE, BASE_PYTHON, PYTORCH3D; the lock: LOCK on the
+# local line, NATIVE_LOCK on a CUDA line). The local line installs the test doubles and the local wheels, as the
+# image's runtime-local stage does.
 # `bin/run_MODEL.sh VERB --runtime native --native_env PREFIX` runs in it.
 set -euo pipefail
 model="${1:?usage: native-env.sh MODEL LINE PREFIX}" line="${2:?}" prefix="${3:?}"
@@ -43,20 +45,19 @@ if [ "${line}" = local ]; then
   : >"${prefix}/opt/compat.env"
   commit=doubles
 else
+  # The stage's settings come from our own Dockerfile, its paths made native (tools/line-env.py says how: the
+  # checkout's files for what the stage copies or bind-mounts, PREFIX/opt for /opt, the venv's Python for its
+  # lib/pythonX.Y); the caller's environment overrides them.
+  venv_python="$("${BASE_PYTHON:-python3}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  settings="$(python3 "${repo}/tools/line-env.py" "${dockerfile}" "builder-${line}" --native "${prefix}" --python "${venv_python}")"
   while IFS= read -r assignment; do
     key="${assignment%%=*}"
-    # The stage's settings come from our own Dockerfile; the caller's environment overrides them.
-    [ -n "${!key+x}" ] || eval "export ${assignment}"
-  done < <(python3 "${repo}/tools/line-env.py" "${dockerfile}" "builder-${line}")
+    [ -z "${key}" ] || [ -n "${!key+x}" ] || eval "export ${assignment}"
+  done <<<"${settings}"
   # The pin is talkingface/upstream.json's, whatever the stage says.
   eval "$(python3 -c 'import json, shlex, sys; p = json.load(open(sys.argv[1]))[sys.argv[2]]; print("UPSTREAM_REPO=" + shlex.quote(p["repo"]), "UPSTREAM_COMMIT=" + shlex.quote(p["commit"]))' "${repo}/talkingface/upstream.json" "${model}")"
   export UPSTREAM_REPO UPSTREAM_COMMIT
   export LOCK="${repo}/images/${model}/${line}.lock" COMPAT="${repo}/images/${model}/compat.json" BUILD_LINE="${line}"
-  # NeRFFaceSpeech's second compat file (nvdiffrast's edits): the stage points COMPAT_NVDIFFRAST at the image's copy
-  # in /tmp, which a native build does not have.
-  if [ -f "${repo}/images/${model}/compat-nvdiffrast.json" ]; then
-    export COMPAT_NVDIFFRAST="${repo}/images/${model}/compat-nvdiffrast.json"
-  fi
   [ -z "${NATIVE_LOCK:-}" ] || LOCK="${NATIVE_LOCK}"
   "${repo}/images/${model}/build-upstream.sh"
   commit="${UPSTREAM_COMMIT}"

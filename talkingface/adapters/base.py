@@ -254,15 +254,16 @@ class Adapter(abc.ABC):
         out = posixpath.join(req.paths.results_dir, f"{stem}.mp4")
         argv = ["--video", rendered_glob(render), "--out", out, "--short_fix", self.short_render_fix]
         after = [render.id]
-        if not features_given(req):
+        # No audio is muxed where features drove the render, or nothing did (a model driven by a video alone).
+        muxed = bool(req.audio) and not features_given(req)
+        if muxed:
             argv += ["--audio", posixpath.join(req.paths.audio_dir(stem), f"{stem}.wav")]
-            if req.audio:
-                after.append(wav_step_id(stem))
+            after.append(wav_step_id(stem))
         if exclude:
             argv += ["--exclude", exclude]
         return step(
             f"infer-{stem}-mux",
-            "mux the audio into the result, as long as the audio",
+            "mux the audio into the result, as long as the audio" if muxed else "copy the render to the results",
             own("mux", *argv),
             cwd=req.paths.workspace,
             outputs=(out,),

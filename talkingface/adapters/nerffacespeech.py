@@ -30,7 +30,7 @@ from ..core.errors import TalkingfaceError
 from ..core.names import safe_stem
 from ..core.plan import Step, own, step
 from ..core.verbs import Verb
-from .base import Adapter, DatasetSpec, Requirement, audio_stem, rendered_glob, require
+from .base import Adapter, DatasetSpec, Requirement, audio_stem, require
 
 SCRIPTS = {
     "image": "StyleNeRF/main_NeRFFaceSpeech_audio_driven_from_image.py",
@@ -226,7 +226,7 @@ class NeRFFaceSpeech(Adapter):
         folder = posixpath.join(req.paths.data_dir, f"motion-{stem}")
         frames = posixpath.join(folder, "frames")
         argv = ["--video", req.option("motion_video"), "--frames", frames, "--size", str(MOTION_SIZE)]
-        argv += ["--out", posixpath.join(folder, "first.png"), "--transform", posixpath.join(folder, "transform.json")]
+        argv += ["--transform", posixpath.join(folder, "transform.json")]
         made = step(
             f"infer-{stem}-motion",
             "the driving video's frames, cropped as its first frame aligns (FFHQ's recipe)",
@@ -279,24 +279,6 @@ class NeRFFaceSpeech(Adapter):
             weight=20.0,
         )
         return [*steps, render, self.mux_step(req, stem, render)]
-
-    def mux_step(self, req: Any, stem: str, render: Step, *, exclude: str = "") -> Step:
-        if req.audio:
-            return super().mux_step(req, stem, render, exclude=exclude)
-        # A motion video alone: upstream's video is silent, and so is the result.
-        out = posixpath.join(req.paths.results_dir, f"{stem}.mp4")
-        argv = ["--video", rendered_glob(render), "--out", out]
-        return step(
-            f"infer-{stem}-mux",
-            "copy the render (silent: no audio drove it) to the results",
-            own("mux", *argv),
-            cwd=req.paths.workspace,
-            outputs=(out,),
-            after=(render.id,),
-            weight=0.3,
-            forced_argv=own("mux", *argv, "--overwrite"),
-            forced_overwrites=True,
-        )
 
     def preflight(self, req: Any) -> List[Requirement]:
         return []

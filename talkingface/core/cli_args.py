@@ -12,6 +12,7 @@ from typing import Callable, List, NoReturn, Optional, Sequence, Tuple
 
 from ..adapters.base import BFM_FILE, Adapter, Requirement, features_given, require
 from ..weights.manifest import load_manifest
+from .cuda_lines import LINE_CHOICES
 from .dataset_input import CROP_BOXES, check_same_input, recorded
 from .errors import TalkingfaceError
 from .names import check_task, safe_stem
@@ -67,7 +68,11 @@ def add_common(parser: argparse.ArgumentParser, adapter: Adapter, verb: Verb, *,
     if host:
         run.add_argument("--gpu", help="GPU0, GPU1, GPU0,GPU1, all or CPU (default: GPU0)")
         run.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true", help="same as TEST_MODE=1")
-        run.add_argument("--line", default=None, help="image line: auto, cu113, cu118, cu130 or local (default: auto)")
+        run.add_argument(
+            "--line",
+            default=None,
+            help=f"image line: {', '.join(LINE_CHOICES[:-1])} or {LINE_CHOICES[-1]} (default: auto)",
+        )
         run.add_argument("--image", help="image to run (default: talkingface/<model>:<version>-<line>)")
         run.add_argument("--bfm_dir", help="folder holding 01_MorphableModel.mat (default: ./bfm_models)")
         run.add_argument("--weights_dir", help="folder of model weights (default: ./weights)")

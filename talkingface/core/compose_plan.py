@@ -6,15 +6,10 @@ import posixpath
 from typing import List, Tuple
 
 from ..adapters.base import Adapter, features_given
-from ..adapters.base import audio_stem as stem_of
 from .names import safe_stem
 from .plan import Plan, Step
 from .request import Request
 from .text import plural
-
-
-def audio_stem(req: Request) -> str:
-    return stem_of(req.audio)
 
 
 def result_stem(req: Request) -> str:

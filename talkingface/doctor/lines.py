@@ -1,9 +1,4 @@
-"""What each CUDA image line needs from a GPU and its driver.
-
-Driver minimums: NVIDIA's CUDA Toolkit release notes, table "CUDA Toolkit and Corresponding Driver Versions",
-column "Toolkit Driver Version", Linux x86_64 (https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/):
-"CUDA 11.3.1 Update 1 >=465.19.01", "CUDA 11.8 GA >=520.61.05" and "CUDA 13.0 GA >=580.65.06" (CUDA 13 drops
-Volta: sm_75 is its oldest target).
+"""What each CUDA image line needs from a GPU and its driver (the lines themselves: talkingface/core/cuda_lines.py).
 
 CUDA 11.x programs may also start on drivers from 450.80.02 on ("minor version compatibility"), with features
 missing (no PTX JIT compilation: NVIDIA's CUDA Compatibility guide). Nobody ran these models that way, so the doctor
@@ -16,29 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
+from ..core.cuda_lines import CUDA_LINES, LINE_CHOICES, LOCAL, NEWEST, Cap
 from ..host.gpu import GpuSelection, pick_line
 
-LOCAL = "local"
-LINE_CHOICES = ("auto", "cu113", "cu118", "cu130", LOCAL)
-Cap = Tuple[int, int]
-
-
-@dataclass(frozen=True)
-class CudaLine:
-    name: str
-    cuda: str
-    min_driver: str
-    # The architectures the line's extensions are built for (docs/images.md: TORCH_CUDA_ARCH_LIST).
-    oldest: Cap
-    newest: Cap
-
-
-CUDA_LINES = {
-    "cu113": CudaLine(name="cu113", cuda="11.3", min_driver="465.19.01", oldest=(7, 0), newest=(8, 6)),
-    "cu118": CudaLine(name="cu118", cuda="11.8", min_driver="520.61.05", oldest=(7, 0), newest=(9, 0)),
-    "cu130": CudaLine(name="cu130", cuda="13.0", min_driver="580.65.06", oldest=(7, 5), newest=(12, 0)),
-}
-NEWEST = max(spec.newest for spec in CUDA_LINES.values())
+__all__ = ["CUDA_LINES", "LINE_CHOICES", "LOCAL", "NEWEST", "Cap", "line_problems", "resolve_line", "runnable_lines"]
 
 
 @dataclass(frozen=True)

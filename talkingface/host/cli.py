@@ -18,6 +18,7 @@ from ..adapters import ADAPTERS, get_adapter
 from ..adapters.base import Adapter
 from ..core.cli_args import GPU_DEFAULT, Roots, parse, preflight, request_argv, resolve
 from ..core.compose_plan import build_plan
+from ..core.cuda_lines import LINE_CHOICES, LOCAL
 from ..core.errors import TalkingfaceError
 from ..core.host_paths import ENV as HOST_PATHS_ENV
 from ..core.host_paths import encode as encode_host_paths
@@ -42,8 +43,8 @@ from .slurm_backend import submit_to_slurm
 from .writable import check_writable
 
 REPO = Path(__file__).resolve().parents[2]
-LOCAL_LINE = "local"
-LINES = ("auto", "cu113", "cu118", "cu130", LOCAL_LINE)
+LOCAL_LINE = LOCAL
+LINES = LINE_CHOICES
 
 
 def dry_run_requested(flag: bool) -> bool:
@@ -192,6 +193,8 @@ def info(adapter: Adapter, req: Optional[Request]) -> str:
         f"  license:  {adapter.license}",
         f"  images:   talkingface/{adapter.name}:{__version__}-cu113 (CUDA 11.3: Volta..Ampere, sm_70-sm_86)",
         f"            talkingface/{adapter.name}:{__version__}-cu118 (CUDA 11.8: adds RTX 40 sm_89 and H100 sm_90)",
+        f"            talkingface/{adapter.name}:{__version__}-cu130 (CUDA 13.0: Turing..Blackwell, sm_75-sm_120; "
+        "make build LINE=cu130)",
         f"            talkingface/{adapter.name}:{__version__}-{LOCAL_LINE} (no CUDA: test doubles on the CPU, "
         "--line local; make build-local)",
         f"  stages:   {', '.join(adapter.stages)}",

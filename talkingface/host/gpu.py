@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
+from ..core.cuda_lines import CUDA_LINES
 from ..core.errors import TalkingfaceError
 
 _ITEM = re.compile(r"(?:gpu)?(\d{1,2})")
@@ -140,29 +141,27 @@ def query_compute_caps() -> dict:
 
 
 def pick_line(selection: GpuSelection, caps: dict, present: frozenset = frozenset()) -> str:
-    """CUDA 11.3 cannot target sm_89 (RTX 40) or sm_90 (H100): those need the cu118 line. ``present`` names the lines
-    whose images this host has: cu130 (CUDA 13, sm_75 and newer) is picked when its images are there and neither
-    cu118's nor cu113's are (a site that built only what PyPI and Debian allow), for Turing or newer GPUs only:
-    CUDA 13 dropped Volta."""
+    """The first line, oldest first, that serves every chosen GPU, preferring lines whose images this host has
+    (``present``): cu113 up to sm_86, cu118 for RTX 40 and H100, cu130 for Blackwell or where only its images were
+    built (CUDA 13 dropped Volta). Where no line serves them all, the newest line, which the doctor then explains."""
     chosen = list(caps.values() if selection.all_gpus else [caps[i] for i in selection.indices if i in caps])
-    if "cu130" in present and not {"cu113", "cu118"} & present and chosen and all(c >= (7, 5) for c in chosen):
-        return "cu130"
-    return "cu118" if any(cap >= (8, 9) for cap in chosen) else "cu113"
+    serving = [name for name, line in CUDA_LINES.items() if all(line.serves(cap) for cap in chosen)]
+    if not serving:
+        return list(CUDA_LINES)[-1]
+    return next((name for name in serving if name in present), serving[0])
 
 
 def present_lines(model: str, version: str) -> frozenset:
     """The CUDA lines whose ``talkingface/<model>:<version>-<line>`` image docker has here (empty without docker)."""
-    found = set()
-    for line in ("cu113", "cu118", "cu130"):
-        try:
-            done = subprocess.run(
-                ["docker", "image", "inspect", f"talkingface/{model}:{version}-{line}"],
-                capture_output=True,
-                timeout=30,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return frozenset()
-        if done.returncode == 0:
-            found.add(line)
-    return frozenset(found)
+    try:
+        done = subprocess.run(
+            ["docker", "image", "ls", "--format", "{{.Tag}}", f"talkingface/{model}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    tags = set(done.stdout.split()) if done.returncode == 0 else set()
+    return frozenset(line for line in CUDA_LINES if f"{version}-{line}" in tags)

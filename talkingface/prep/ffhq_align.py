@@ -118,7 +118,7 @@ def read_photo(path: str) -> np.ndarray:
     if min(height, width) < MIN_SIDE:
         raise TalkingfaceError(
             f"the photo {path} is {width}x{height} px, smaller than {MIN_SIDE} px",
-            fix=f"pass a photo at least {MIN_SIDE} px on its shorter side (1024 px is what the model renders)",
+            fix=f"pass a photo at least {MIN_SIDE} px on its shorter side (a larger one keeps more detail)",
             exit_code=1,
         )
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

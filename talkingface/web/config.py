@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..adapters import ADAPTERS
+from ..core.cuda_lines import LINE_CHOICES
 from ..core.errors import TalkingfaceError
 from .errors import check_http_url
 from .llm import LLMConfig, load_llm_config
@@ -87,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OPTION",
         help="--backend slurm: any other sbatch option, passed as it is (repeat: --sbatch_opt=--qos=high)",
     )
-    p.add_argument("--line", default=env_default("LINE"), help="image line for docker jobs (auto, cu113, cu118, local)")
+    lines = ", ".join(LINE_CHOICES)
+    p.add_argument("--line", default=env_default("LINE"), help=f"image line for docker jobs ({lines})")
     p.add_argument(
         "--native_env",
         action="append",

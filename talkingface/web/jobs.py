@@ -67,12 +67,12 @@ def env_lane(config: WebConfig, model: str) -> List[str]:
     return [f"env:{config.native_env(model) or model}"] if config.runtime == "native" else []
 
 
-def lanes(config: WebConfig, *, model: str, gpu: str, task: str = "") -> str:
-    """What a job holds while it runs: its GPU and, natively, its environment (whose upstream links one run owns).
-    On Slurm the cluster shares out GPUs and nodes: a job holds only its task, whose job record one chain owns."""
-    if config.backend == "slurm":
-        return f"slurm:{model}/{task}"
-    return ",".join([f"gpu:{gpu}", *env_lane(config, model)])
+def lanes(config: WebConfig, *, model: str, gpu: str, task: str) -> str:
+    """What a job holds while it runs: its GPU and, natively, its environment (whose upstream links one run owns,
+    on a cluster's shared disk too). On Slurm the cluster shares out GPUs and nodes: the GPU lane becomes the task,
+    whose job record one chain owns."""
+    first = f"slurm:{model}/{task}" if config.backend == "slurm" else f"gpu:{gpu}"
+    return ",".join([first, *env_lane(config, model)])
 
 
 def slurm_folder(config: WebConfig, job: Job) -> Path:
@@ -218,10 +218,16 @@ class Worker:
                 if proc.poll() is not None:
                     self._finished(job_id, proc.returncode)
             now = time.monotonic()
-            for job_id, due in list(self.following.items()):
-                if now >= due:
-                    self.following[job_id] = now + SLURM_POLL_S
-                    self._follow(job_id)
+            due = [job_id for job_id, at in self.following.items() if now >= at]
+            for job_id in due:
+                self.following[job_id] = now + SLURM_POLL_S
+        # Slurm's commands can take seconds on a busy controller: they run with the lock released, so pages, cancel
+        # and the video check never wait on them.
+        looks = [(job_id, self._look(job_id)) for job_id in due]
+        with self.lock:
+            for job_id, rows in looks:
+                if job_id in self.following:
+                    self._follow(job_id, rows)
             busy = self._busy()
             for job in self.store.jobs(states=(QUEUED,)):
                 keys = set(job.lane.split(","))
@@ -274,15 +280,20 @@ class Worker:
         with open(log_path(self.config, job_id), "a", encoding="utf-8") as log:
             log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
-    def _follow(self, job_id: int) -> None:
-        """One look at a submitted job's Slurm jobs; the studio's job ends when the last of them has."""
+    def _look(self, job_id: int) -> Optional[List[Dict[str, str]]]:
+        """A submitted job's Slurm jobs and their states, asked of Slurm; None when its record is gone (or the job
+        has ended: only this thread launches jobs, so it stays ended until ``_follow`` sees it)."""
+        job = self.store.get(job_id)
+        return slurm_rows(self.config, job) if job is not None and job.state == RUNNING else None
+
+    def _follow(self, job_id: int, rows: Optional[List[Dict[str, str]]]) -> None:
+        """What one look at a submitted job's Slurm jobs means: the studio's job ends when the last of them has."""
         job = self.store.get(job_id)
         if job is None or job.state != RUNNING:
             self.following.pop(job_id, None)
             return
-        rows = slurm_rows(self.config, job)
         if rows is None:
-            self._stop_following(job_id)
+            self.following.pop(job_id, None)
             record = slurm_folder(self.config, job) / slurm_record.RECORD_NAME
             self.store.finish(
                 job_id,
@@ -301,7 +312,7 @@ class Worker:
         # UNKNOWN: Slurm has forgotten the job and it wrote no exit status, so it will never say more.
         if not all(r["state"] in (*slurm_states.FINAL, "UNKNOWN") for r in rows):
             return
-        self._stop_following(job_id)
+        self.following.pop(job_id, None)
         failed = [r for r in rows if r["state"] not in ("COMPLETED", "CANCELLED")]
         cancelled = [r for r in rows if r["state"] == "CANCELLED"]
         if job_id in self.cancelling:
@@ -322,9 +333,6 @@ class Worker:
             )
         else:
             self._settle(job_id, 0)
-
-    def _stop_following(self, job_id: int) -> None:
-        self.following.pop(job_id, None)
 
     def _lane_of(self, job_id: int) -> List[str]:
         job = self.store.get(job_id)
@@ -427,12 +435,18 @@ class Worker:
 
     def cancel(self, job: Job) -> None:
         with self.lock:
-            if job.id in self.following:
+            submitted = job.id in self.following
+            if submitted:
                 self.cancelling.add(job.id)
-                with open(log_path(self.config, job.id), "a", encoding="utf-8") as log:
-                    slurm_commands.cancel(slurm_folder(self.config, job), job.model, out=log)
-                self.following[job.id] = 0.0  # look now: scancel is quick
-                return
+        if submitted:
+            # squeue and scancel, with the lock released (as in tick).
+            with open(log_path(self.config, job.id), "a", encoding="utf-8") as log:
+                slurm_commands.cancel(slurm_folder(self.config, job), job.model, out=log)
+            with self.lock:
+                if job.id in self.following:
+                    self.following[job.id] = 0.0  # look now: scancel is quick
+            return
+        with self.lock:
             proc = self.procs.get(job.id)
             if proc is not None:
                 self.cancelling.add(job.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import sys
 from pathlib import Path
-from typing import List
+from typing import Iterable, List
 
 from tests.conftest import REPO
 
@@ -31,18 +31,36 @@ def imported(path: Path) -> List[str]:
     return names
 
 
-def test_the_core_imports_only_the_standard_library_itself_the_adapters_and_the_manifest() -> None:
+def bad_imports(paths: Iterable[Path], root: Path = REPO) -> List[str]:
+    """``path: module`` (path relative to ``root``) for each import in ``paths`` that is neither the standard library
+    nor one of ALLOWED_OURS."""
     bad = []
-    for path in sorted(CORE.glob("*.py")):
+    for path in paths:
         for name in imported(path):
             top = name.split(".")[0]
             if name.startswith(ALLOWED_OURS) or (top != "talkingface" and top in sys.stdlib_module_names):
                 continue
-            bad.append(f"{path.relative_to(REPO)}: {name}")
+            bad.append(f"{path.relative_to(root)}: {name}")
+    return bad
+
+
+def test_the_core_imports_only_the_standard_library_itself_the_adapters_and_the_manifest() -> None:
+    bad = bad_imports(sorted(CORE.glob("*.py")))
     assert not bad, bad
 
 
 def test_the_check_sees_a_wrong_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("from ..container.runner import x\nimport numpy\nfrom . import errors\n", encoding="utf-8")
-    assert imported(module) == ["talkingface.container.runner", "numpy", "talkingface.core"]
+    module.write_text(
+        "from ..container.runner import x\nimport numpy\nfrom . import errors\nfrom talkingface.core.errors import E\n"
+        "import json\n",
+        encoding="utf-8",
+    )
+    assert imported(module) == [
+        "talkingface.container.runner",
+        "numpy",
+        "talkingface.core",
+        "talkingface.core.errors",
+        "json",
+    ]
+    assert bad_imports([module], tmp_path) == ["m.py: talkingface.container.runner", "m.py: numpy"]

@@ -28,12 +28,12 @@ case "$1" in
   *) printf '0, 9.0\\n1, 9.0\\n' ;;
 esac
 """
-# `docker image inspect` is the host's read-only query for which lines' images exist (--line auto): it answers
-# from FAKE_DOCKER_IMAGES and is never taken for a container run.
+# `docker image ls --format {{.Tag}} REPOSITORY` is the host's read-only query for which lines' images exist
+# (--line auto): it answers from FAKE_DOCKER_IMAGES and is never taken for a container run.
 FAKE_DOCKER = """#!/bin/sh
-if [ "$1 $2" = "image inspect" ]; then
-  for ref in ${FAKE_DOCKER_IMAGES:-}; do [ "$ref" = "$3" ] && exit 0; done
-  exit 1
+if [ "$1 $2" = "image ls" ]; then
+  for ref in ${FAKE_DOCKER_IMAGES:-}; do [ "${ref%%:*}" = "$5" ] && echo "${ref#*:}"; done
+  exit 0
 fi
 printf '%s\\n' "$@" > "$FAKE_DOCKER_ARGV"
 exit 7
@@ -210,11 +210,9 @@ class TestGpuFlag:
 
     @pytest.mark.parametrize(
         ("built", "picked"),
-        [(("cu130",), "cu130"), (("cu118", "cu130"), "cu118"), (("cu113", "cu130"), "cu118"), ((), "cu118")],
+        [(("cu130",), "cu130"), (("cu118", "cu130"), "cu118"), (("cu113", "cu130"), "cu130"), ((), "cu118")],
     )
-    def test_auto_takes_cu130_only_where_it_is_the_only_cuda_line_built(
-        self, host: Host, built: tuple, picked: str
-    ) -> None:
+    def test_auto_takes_the_oldest_built_line_that_serves_the_gpu(self, host: Host, built: tuple, picked: str) -> None:
         images = " ".join(f"talkingface/ernerf:{__version__}-{line}" for line in built)
         done = host.run("ernerf", "preprocess", "--video_path", "clip.mp4", "--gpu", "GPU1", FAKE_DOCKER_IMAGES=images)
         assert done.returncode == 0, done.stderr

@@ -78,22 +78,36 @@ class TestPickLineCu130:
     """--line auto and the cu130 line (CUDA 13: sm_75 and newer, built from PyPI and Debian only)."""
 
     def test_cu130_when_only_its_images_are_present(self) -> None:
-        from talkingface.host.gpu import GpuSelection, pick_line
-
         assert pick_line(GpuSelection(all_gpus=True), {0: (9, 0)}, frozenset({"cu130"})) == "cu130"
         assert pick_line(GpuSelection(all_gpus=True), {0: (7, 5)}, frozenset({"cu130"})) == "cu130"
 
     def test_older_lines_win_when_their_images_are_present(self) -> None:
-        from talkingface.host.gpu import GpuSelection, pick_line
-
         assert pick_line(GpuSelection(all_gpus=True), {0: (9, 0)}, frozenset({"cu130", "cu118"})) == "cu118"
         assert pick_line(GpuSelection(all_gpus=True), {0: (8, 6)}, frozenset()) == "cu113"
 
     def test_volta_never_gets_cu130(self) -> None:
-        from talkingface.host.gpu import GpuSelection, pick_line
-
         assert pick_line(GpuSelection(all_gpus=True), {0: (7, 0)}, frozenset({"cu130"})) == "cu113"
         assert pick_line(GpuSelection(all_gpus=True), {0: (7, 0), 1: (9, 0)}, frozenset({"cu130"})) == "cu118"
+
+    def test_blackwell_gets_cu130_whatever_else_is_built(self) -> None:
+        # CUDA 11.8 builds stop at sm_90: an RTX 50 or B200 can only run the cu130 images.
+        assert pick_line(GpuSelection(all_gpus=True), {0: (12, 0)}) == "cu130"
+        assert pick_line(GpuSelection(all_gpus=True), {0: (10, 0)}, frozenset({"cu113", "cu118"})) == "cu130"
+        assert pick_line(parse_gpu("GPU1"), {0: (8, 0), 1: (12, 0)}, frozenset({"cu113"})) == "cu130"
+        assert pick_line(parse_gpu("GPU0"), {0: (8, 0), 1: (12, 0)}, frozenset({"cu113"})) == "cu113"
+
+    def test_the_lines_present_are_read_from_one_docker_listing(self, tmp_path, monkeypatch) -> None:
+        from talkingface.host.gpu import present_lines
+
+        fake = tmp_path / "docker"
+        fake.write_text(
+            '#!/bin/sh\n[ "$*" = "image ls --format {{.Tag}} talkingface/ernerf" ] || exit 3\n'
+            "printf '0.1.0-cu130\\n0.1.0-local\\n0.0.9-cu118\\n'\n"
+        )
+        fake.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+        assert present_lines("ernerf", "0.1.0") == frozenset({"cu130"})
+        assert present_lines("gaussiantalker", "0.1.0") == frozenset()  # docker refused: nothing is present
 
 
 class TestCu130Doctor:

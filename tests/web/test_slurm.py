@@ -15,7 +15,7 @@ import pytest
 
 from talkingface.core.errors import TalkingfaceError
 from talkingface.web.config import from_args
-from talkingface.web.jobs import cli_argv, lanes
+from talkingface.web.jobs import cli_argv, env_lane, lanes
 from tests.slurm_cluster import LocalSlurm, slurm_available
 from tests.web.conftest import MODEL, Client, Service, Studio
 
@@ -138,8 +138,13 @@ def test_the_slurm_options_are_the_clis_own_flags(tmp_path: Path) -> None:
     assert argv[argv.index("--backend") :][:5] == ["--backend", "slurm", "--time", "1:00:00", "--sbatch_opt=--qos=high"]
     # The video's check and dry runs answer at once, here: they are never submitted.
     assert "--backend" not in cli_argv(config, model=MODEL, verb="check", args=[], gpu="GPU0")
-    # Distinct tasks wait on the cluster, not on each other.
-    assert lanes(config, model=MODEL, gpu="GPU0", task="a") == f"slurm:{MODEL}/a"
+    # Distinct tasks wait on the cluster, not on each other; natively they share one environment, which one run at a
+    # time may use (host/native.py's RunLock), so there they do wait on each other.
+    a, b = (set(lanes(config, model=MODEL, gpu="GPU0", task=t).split(",")) for t in ("a", "b"))
+    assert not a & b and a == set(lanes(config, model=MODEL, gpu="GPU1", task="a").split(","))
+    native = from_args(["--workspace", str(tmp_path), "--backend", "slurm", "--runtime", "native"])
+    a, b = (set(lanes(native, model=MODEL, gpu="GPU0", task=t).split(",")) for t in ("a", "b"))
+    assert a & b == set(env_lane(native, MODEL)) != set()
     with pytest.raises(TalkingfaceError, match="--partition is an sbatch option") as err:
         from_args(["--workspace", str(tmp_path), "--partition", "gpu"])
     assert err.value.fix == "add --backend slurm, or drop the Slurm options"

@@ -17,10 +17,13 @@ work="${WORK:-$(mktemp -d)}"
 fail() { echo "error: $*" >&2; exit 1; }
 
 [ -d "${site}/torch" ] || fail "no torch package in ${site} -- fix: DEVICE_SITE=<site-packages holding torch 2.11.0>"
+# This runs on the GPU machine; what is missing is made on the host, where the images are.
+repack="on the host: tools/gpu-run/cu130-pack.sh OUT (after make build LINE=cu130), then copy OUT here"
 for f in python311.tar.xz torch-cp311.tar.xz numpy-cp311.tar.xz ext_check.py; do
-  [ -f "${here}/${f}" ] || fail "${here}/${f} is missing -- fix: tools/gpu-run/cu130-pack.sh ${here}"
+  [ -f "${here}/${f}" ] || fail "${here}/${f} is missing -- fix: ${repack}"
 done
-compgen -G "${here}/ext-wheels/*.whl" >/dev/null || fail "no wheels in ${here}/ext-wheels -- fix: make export-wheels LINE=cu130"
+# cu130-pack.sh fills ext-wheels/ as make export-wheels LINE=cu130 does.
+compgen -G "${here}/ext-wheels/*.whl" >/dev/null || fail "no wheels in ${here}/ext-wheels -- fix: ${repack}"
 mkdir -p "${out}" "${work}/py" "${work}/site" "${work}/ext"
 
 # The images' Python: PYTHONHOME points it at its own standard library.

@@ -13,13 +13,16 @@ import weights  # noqa: E402
 from gpurun import (  # noqa: E402
     HERE,
     REPO,
+    TASK,
     Model,
     Run,
+    deepspeech_stand_in,
     doubles_on_path,
     main,
     prove_face_parsing,
     replace_with_double,
     stub_module,
+    tracker_fallback,
 )
 
 DOUBLES = REPO / "tests" / "doubles"
@@ -163,7 +166,7 @@ def hugging_face(run: Run) -> None:
 def write_weights(run: Run) -> None:
     weights.torchvision_net(run, "resnet18", "resnet18-5c106cde.pth")  # BiSeNet's backbone
     # Its tree commits BiSeNet's weights; the snapshot lacks the blob: written into the tree, random.
-    weights.bisenet(run, "geneface", tree="data_util", in_tree=True)
+    weights.bisenet(run, "geneface", in_tree=True)
     weights.tracking_helpers(run, run.upstream / "data_util" / "face_tracking" / "3DMM", run.helpers)
     weights.lpips_and_fan(run)  # AlexNet for LPIPS (RAD-NeRF training); S3FD and 2DFAN4 for extract_3dmm.py
     weights.basel_face_model(run)
@@ -207,12 +210,7 @@ def write_weights(run: Run) -> None:
 def install_stand_ins(run: Run) -> None:
     doubles_on_path(run)
     shutil.copy(DOUBLES / "geneface" / "_geneface_double.py", run.upstream / "_geneface_double.py")
-    replace_with_double(
-        run,
-        "data_util/deepspeech_features/extract_ds_features.py",
-        "no TensorFlow for Python 3.12 within the carry limit and no DeepSpeech graph: features of the right shape "
-        "(GeneFace's RAD-NeRF reads HuBERT-driven landmarks, not these)",
-    )
+    deepspeech_stand_in(run, " (GeneFace's RAD-NeRF reads HuBERT-driven landmarks, not these)")
     stub_module(
         run,
         "pyaudio",
@@ -227,7 +225,7 @@ def install_stand_ins(run: Run) -> None:
         encoding="utf-8",
     )
     if real_tree(run):
-        prove_face_parsing(run, run.upstream / "data_util" / "face_parsing" / "79999_iter.pth", tree="data_util")
+        prove_face_parsing(run, run.upstream / "data_util" / "face_parsing" / "79999_iter.pth")
         replace_with_double(
             run,
             "data_gen/nerf/extract_3dmm.py",
@@ -236,15 +234,6 @@ def install_stand_ins(run: Run) -> None:
             double=STAND_INS / "extract_3dmm.py",
         )
     replace_with_double(run, "data_util/face_parsing/test.py", "parsing maps: random BiSeNet weights give no classes")
-
-
-def tracker_fallback(run: Run) -> None:
-    replace_with_double(
-        run,
-        "data_util/face_tracking/face_tracker.py",
-        "the real face tracker failed on this machine (pytorch3d is not built; its log is in the record); the "
-        "doubles' tracker stands in",
-    )
 
 
 def infer_runs(run: Run):
@@ -265,6 +254,8 @@ MODEL = Model(
     infer_runs=infer_runs,
     iterations={"head": ITERATIONS, "torso": ITERATIONS},
     fallbacks={"process-task8": tracker_fallback},
+    data_tree="data_util",
+    frames=f"data/processed/videos/{TASK}/ori_imgs",
     # What upstream's tasks and feature steps write into data/processed/videos/<task>: left out of the pack.
     upstream_outputs=(
         "aud_esperanto.npy", "aud_deepspeech.npy", "parsing", "track_params.pt", "bc.jpg", "head_imgs", "gt_imgs",

@@ -78,6 +78,9 @@ class Model:
     upstream_outputs: Sequence[str] = ()
     # Anything else upstream's steps wrote during ``prepare`` (on the doubles), as glob patterns under ROOT.
     left_out: Sequence[str] = ()
+    # Upstream's folder of preprocessing scripts (GeneFace's is data_util), and where its dataset's frames are.
+    data_tree: str = "data_utils"
+    frames: str = f"data/{TASK}/ori_imgs"
     # The verb and arguments ``prepare`` runs through the doubles (it may first lay out more inputs).
     prepare_verb: Callable[[Run], Sequence[str]] = preprocess_clip
     convert_bfm: bool = True
@@ -244,18 +247,19 @@ def doubles_on_path(run: Run) -> None:
     shutil.copy(REPO / "tests" / "doubles" / "fakeupstream.py", lib / "fakeupstream.py")
 
 
-def deepspeech_stand_in(run: Run) -> None:
+def deepspeech_stand_in(run: Run, why: str = "") -> None:
     replace_with_double(
         run,
-        "data_utils/deepspeech_features/extract_ds_features.py",
-        "no TensorFlow for Python 3.12 within the carry limit and no DeepSpeech graph: features of the right shape",
+        f"{run.model.data_tree}/deepspeech_features/extract_ds_features.py",
+        "no TensorFlow for Python 3.12 within the carry limit and no DeepSpeech graph: features of the right shape"
+        + why,
     )
 
 
 def tracker_fallback(run: Run) -> None:
     replace_with_double(
         run,
-        "data_utils/face_tracking/face_tracker.py",
+        f"{run.model.data_tree}/face_tracking/face_tracker.py",
         "the real face tracker failed on this machine (its log is in the record); the doubles' tracker stands in",
     )
 
@@ -268,19 +272,17 @@ def stub_module(run: Run, name: str, body: str, why: str) -> None:
     run.stand_in(f"python package {name}", why)
 
 
-def prove_face_parsing(run: Run, model_path: Path, tree: str = "data_utils") -> None:
+def prove_face_parsing(run: Run, model_path: Path) -> None:
     """Upstream's BiSeNet with random weights, once, on the frames: real code run, its maps not used (random classes
     leave no background to sample; the doubles' parsing maps stand in for the dataset)."""
-    frames = run.workspace / "data" / TASK / "ori_imgs"
-    if not frames.is_dir():  # GeneFace keeps its frames under data/processed/videos/<task>
-        frames = run.workspace / "data" / "processed" / "videos" / TASK / "ori_imgs"
+    frames = run.workspace / run.model.frames
     scratch = run.root / "scratch" / "parsing"
     scratch.mkdir(parents=True, exist_ok=True)
     python = str(run.env / "opt" / "venv" / "bin" / "python")
     step = run.command(
         "face-parsing-real",
         ["env", f"TORCH_HOME={run.weights / 'cache' / 'torch'}", python,
-         str(run.upstream / tree / "face_parsing" / "test.py"),
+         str(run.upstream / run.model.data_tree / "face_parsing" / "test.py"),
          f"--respath={scratch}", f"--imgpath={frames}", f"--modelpath={model_path}"],
         check=False,
     )  # fmt: skip
@@ -361,6 +363,17 @@ def tools_on_path(run: Run) -> None:
         )
 
 
+def machine_cuda_home(env: Dict[str, str]) -> Optional[str]:
+    """The machine's CUDA toolkit: CUDA_HOME where set, else the folder above the bin/ of the nvcc on PATH, else
+    /usr/local/cuda if it has an nvcc (torch's cpp_extension looks in the same places)."""
+    if env.get("CUDA_HOME"):
+        return env["CUDA_HOME"]
+    nvcc = which("nvcc", env)
+    if nvcc:
+        return str(Path(nvcc).resolve().parent.parent)
+    return "/usr/local/cuda" if Path("/usr/local/cuda/bin/nvcc").exists() else None
+
+
 def build_env(run: Run, archives: Path, wheels: Path, ext_wheels: Path, archs: str) -> None:
     if run.line == "local":
         # The running interpreter's packages (torch for the weight writers) through SYSTEM_SITE's .pth file.
@@ -382,6 +395,11 @@ def build_env(run: Run, archives: Path, wheels: Path, ext_wheels: Path, archs: s
         PYTORCH3D="build" if (ext_wheels / "pytorch3d" / "BUILT_FOR").exists() else "skip",
         PYTORCH3D_COMMIT="33824be3cbc87a7dd1db0f6a9a9de9ac81b2d0ba",
     )
+    # The stage's CUDA_HOME is CUDA 13's compiler from the lock's wheels in PREFIX's venv; this venv uses the
+    # machine's torch (SYSTEM_SITE) and its lock has no compiler, so the machine's own toolkit serves.
+    toolkit = machine_cuda_home(env)
+    if toolkit:
+        env["CUDA_HOME"] = toolkit
     start = time.monotonic()
     subprocess.run([str(REPO / "tools" / "native-env.sh"), run.model.name, "cu130", str(run.env)], env=env, check=True)
     run.record["native_env_s"] = round(time.monotonic() - start, 1)

@@ -73,10 +73,11 @@ torch.save(BiSeNet(n_classes=19).state_dict(), sys.argv[1])
 """
 
 
-def bisenet(run: Run, model: str, tree: str = "data_utils", in_tree: bool = False) -> Path:
+def bisenet(run: Run, model: str, in_tree: bool = False) -> Path:
     """79999_iter.pth: upstream's own BiSeNet class (its ResNet-18 backbone loads the hub file first), random.
-    ``tree``: upstream's folder name (GeneFace's is data_util); ``in_tree``: written into the upstream tree, where
-    upstream commits it (GeneFace; the snapshot's blob is missing), not into the weights folder."""
+    ``in_tree``: written into the upstream tree, where upstream commits it (GeneFace; the snapshot's blob is
+    missing), not into the weights folder."""
+    tree = run.model.data_tree
     parsing = run.upstream / tree / "face_parsing"
     relative = Path(model) / tree / "face_parsing" / "79999_iter.pth"
     target = parsing / "79999_iter.pth" if in_tree else run.weights / relative
@@ -95,7 +96,7 @@ def tracking_helpers(run: Run, dest: Path, helpers: Path | None) -> None:
     is random with the published keys and shapes."""
     import numpy as np
 
-    trees = [run.upstream / folder / "face_tracking" / "3DMM" for folder in ("data_utils", "data_util")]
+    trees = [run.upstream / run.model.data_tree / "face_tracking" / "3DMM"]
     dest.mkdir(parents=True, exist_ok=True)
     shown = dest.relative_to(run.root)
     for name in ("keys_info.npy", "topology_info.npy", "sub_mesh.obj"):

@@ -67,6 +67,10 @@ def read_rgb(path: Path) -> np.ndarray:
 
 class TestInferFromAPhoto:
     def test_a_photo_and_speech_give_a_video_as_long_as_the_speech(self, nffs: Container, media, photos) -> None:
+        # An empty home: dnnlib's own cache (~/.cache/dnnlib) has no vgg16.pt to fall back on.
+        home = nffs.root / "home"
+        home.mkdir()
+        nffs.env["HOME"] = str(home)
         face = nffs.put_input("image", photos["face"])
         speech = nffs.put_input("audio", media["speech"])
         done = nffs.run("infer", "--image_path", face, "--audio_path", speech)
@@ -82,8 +86,10 @@ class TestInferFromAPhoto:
             assert flag(call, "trunc") == "0.7"
             assert call["cwd"] == str(nffs.root / "upstream" / "nerffacespeech")
         assert flag(render, "test_data") == str(nffs.workspace / "audio" / "speech" / "speech.wav")
-        # dnnlib's download of vgg16.pt finds it in the weights folder instead.
-        assert render["cwd"] and (nffs.root / "weights" / "cache" / "dnnlib" / "downloads").is_dir()
+        # dnnlib's download of vgg16.pt finds it in the weights folder instead: the inversion ran (the home has none).
+        logs = "".join(p.read_text() for p in (nffs.workspace / "logs" / "face").glob("*.log"))
+        assert "G_PTI.pt" in {p.name for p in (nffs.workspace / "models" / "face" / "inversion").iterdir()}
+        assert "Downloading" not in logs and not (home / ".cache" / "dnnlib").exists()
 
     def test_the_photo_is_aligned_as_ffhq_and_the_transform_maps_it_back(self, nffs: Container, media, photos) -> None:
         import cv2
@@ -246,6 +252,15 @@ class TestRefusals:
         [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
         assert problem in line and image in line and "-- fix:" in line
         assert upstream_calls(nffs, SCRIPTS["image"]) == []
+
+    def test_a_motion_video_without_frames_is_one_line_naming_it(self, nffs: Container, media, photos) -> None:
+        face = nffs.put_input("image", photos["face"])
+        motion = nffs.put_input("motion", media["speech"])
+        done = nffs.run("infer", "--image_path", face, "--motion_video", motion, check=False)
+        assert done.returncode != 0
+        [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert f"{motion} has no video stream" in line and "-- fix:" in line, line
+        assert upstream_calls(nffs, SCRIPTS["motion"]) == []
 
     @pytest.mark.parametrize(
         ("argv", "problem"),
